@@ -1,0 +1,86 @@
+#include <errno.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+
+#include "sonde/caps.h"
+#include "sonde/log.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+static bool has_effective(cap_t caps, cap_value_t cap)
+{
+	cap_flag_value_t v = CAP_CLEAR;
+
+	/* Older libcap does not know CAP_BPF; it is then not held. */
+	if (cap_get_flag(caps, cap, CAP_EFFECTIVE, &v))
+		return false;
+	return v == CAP_SET;
+}
+
+int sonde_caps_check(void)
+{
+	cap_t caps = cap_get_proc();
+	bool admin, bpf, perfmon;
+
+	if (!caps) {
+		sonde_err("cannot read own capabilities: %m");
+		return SONDE_EXIT_PRIVILEGE;
+	}
+	admin = has_effective(caps, CAP_SYS_ADMIN);
+	bpf = has_effective(caps, CAP_BPF);
+	perfmon = has_effective(caps, CAP_PERFMON);
+	cap_free(caps);
+	if (admin || (bpf && perfmon))
+		return 0;
+	if (bpf)
+		sonde_err("missing privileges: needs CAP_PERFMON (with CAP_BPF) or CAP_SYS_ADMIN; run as root");
+	else if (perfmon)
+		sonde_err("missing privileges: needs CAP_BPF (with CAP_PERFMON) or CAP_SYS_ADMIN; run as root");
+	else
+		sonde_err("missing privileges: needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN; run as root");
+	return SONDE_EXIT_PRIVILEGE;
+}
+
+int sonde_caps_drop(unsigned keep)
+{
+	cap_value_t kept[10];
+	int n = 0, rc = 0;
+	cap_t caps;
+
+	/* Reading our own maps goes through bpf(2), which kernels before 6.5
+	 * refuse without CAP_BPF when unprivileged BPF is disabled. */
+	kept[n++] = CAP_BPF;
+	if (keep & SONDE_KEEP_PROC_READ) {
+		kept[n++] = CAP_SYS_PTRACE;
+		kept[n++] = CAP_DAC_READ_SEARCH;
+		kept[n++] = CAP_SYS_ADMIN; /* map_files on older kernels */
+	}
+	if (keep & SONDE_KEEP_BPF) {
+		kept[n++] = CAP_PERFMON;
+		kept[n++] = CAP_SYS_ADMIN;
+		kept[n++] = CAP_DAC_READ_SEARCH;
+		kept[n++] = CAP_SYS_RESOURCE;
+	}
+	caps = cap_init();
+	if (!caps)
+		return -errno;
+	if (n && (cap_set_flag(caps, CAP_EFFECTIVE, n, kept, CAP_SET) ||
+		  cap_set_flag(caps, CAP_PERMITTED, n, kept, CAP_SET)))
+		rc = -errno;
+	if (!rc && cap_set_proc(caps))
+		rc = -errno;
+	cap_free(caps);
+	if (!rc)
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (rc)
+		sonde_info(1, "could not drop capabilities: %s", strerror(-rc));
+	else
+		sonde_info(1, "dropped capabilities%s", n ? " except those still needed" : "");
+	return rc;
+}

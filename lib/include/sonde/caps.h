@@ -1,0 +1,25 @@
+/* Privileges through libcap: check before loading, drop after attaching. */
+#ifndef SONDE_CAPS_H
+#define SONDE_CAPS_H
+
+#include <stdbool.h>
+
+/* 0 when the process may load and attach BPF tracing programs
+ * (CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON); otherwise prints a line
+ * naming what is missing and returns SONDE_EXIT_PRIVILEGE. */
+int sonde_caps_check(void);
+
+enum sonde_keep_caps {
+	SONDE_KEEP_NONE = 0,
+	/* reading other processes' memory maps and files, for symbols */
+	SONDE_KEEP_PROC_READ = 1 << 0,
+	/* attaching more probes later (e.g. to processes that start) */
+	SONDE_KEEP_BPF = 1 << 1,
+};
+
+/* Drops every capability not needed from here on, from the effective,
+ * permitted and inheritable sets; CAP_BPF stays for reading the tool's own
+ * maps. Returns 0 or -errno. */
+int sonde_caps_drop(unsigned keep);
+
+#endif

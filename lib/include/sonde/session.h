@@ -1,0 +1,86 @@
+/* A tracing session: choose how each logical probe attaches on this kernel,
+ * load, attach, run the event loop, and detach on every way out.
+ *
+ * A tool declares its probes in a table, each with an ordered list of
+ * alternatives (e.g. tp_btf -> raw_tp -> tracepoint); the first one this
+ * kernel supports is used and the other programs are never loaded. */
+#ifndef SONDE_SESSION_H
+#define SONDE_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sonde/cli.h"
+
+struct bpf_object;
+struct bpf_link;
+struct sonde_session;
+
+enum sonde_attach_kind {
+	SONDE_ATTACH_NONE,
+	SONDE_ATTACH_FENTRY,
+	SONDE_ATTACH_FEXIT,
+	SONDE_ATTACH_KPROBE,
+	SONDE_ATTACH_KRETPROBE,
+	SONDE_ATTACH_TP_BTF,
+	SONDE_ATTACH_RAW_TP,
+	SONDE_ATTACH_TRACEPOINT,
+};
+
+struct sonde_probe_alt {
+	enum sonde_attach_kind kind;
+	const char *prog;	/* BPF program (function) name */
+	/* fentry/fexit/kprobe: kernel function; tracepoints:
+	 * "category/name". Checked for existence before it is chosen. */
+	const char *target;
+};
+
+#define SONDE_MAX_ALTS 4
+
+struct sonde_probe {
+	const char *name;	/* what it observes, for -v and errors */
+	bool optional;		/* the tool still works without it */
+	struct sonde_probe_alt alts[SONDE_MAX_ALTS];
+};
+
+struct sonde_session_config {
+	const char *what;	/* "TCP connects": for "Tracing ... Ctrl-C to end." */
+	const struct sonde_args *args;
+	struct bpf_object *obj;	/* opened, not loaded */
+	const struct sonde_probe *probes;
+	size_t n_probes;
+	/* Everything below is optional. Callbacks return 0 to go on, or a
+	 * negative value to end the session. */
+	int (*on_event)(void *ctx, const void *data, size_t size); /* "events" ring buffer */
+	int (*on_ready)(void *ctx);	/* attached: e.g. print a table header */
+	int (*on_interval)(void *ctx);	/* every -i */
+	int (*on_end)(void *ctx);	/* after detaching: final summaries */
+	/* Called after load, before the table's probes attach: tool-specific
+	 * attachments (perf events, uprobes) via sonde_session_add_link(). */
+	int (*attach_extra)(struct sonde_session *s, void *ctx);
+	void *ctx;
+	unsigned keep_caps;	/* SONDE_KEEP_* still needed after attach */
+};
+
+/* Runs the whole session; returns the exit status. */
+int sonde_session_run(const struct sonde_session_config *cfg);
+
+/* Which alternative was chosen for a probe (by name); NONE if none. For
+ * tools that read richer data when a better method is attached. */
+enum sonde_attach_kind sonde_session_chosen(const struct sonde_session *s, const char *probe);
+/* Hands a link to the session, which destroys it when the session ends. */
+int sonde_session_add_link(struct sonde_session *s, struct bpf_link *link);
+/* Ends the loop at the next turn with this exit status. */
+void sonde_session_stop(struct sonde_session *s, int status);
+
+const char *sonde_attach_kind_name(enum sonde_attach_kind kind);
+/* Parses "tracepoint", "raw_tp", ...; NONE when unknown. */
+enum sonde_attach_kind sonde_attach_kind_parse(const char *name);
+/* Would this alternative work here? Sets a one-line reason when not. */
+bool sonde_alt_supported(const struct sonde_probe_alt *alt, char *why, size_t why_size);
+
+/* Sums a per-CPU counter of the sonde_stats map. */
+uint64_t sonde_session_stat(const struct sonde_session *s, unsigned stat);
+
+#endif

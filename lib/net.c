@@ -1,0 +1,52 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sonde/net.h"
+
+void sonde_format_addr(int af, const uint8_t *addr, char buf[SONDE_ADDR_STRLEN])
+{
+	if (!inet_ntop(af, addr, buf, SONDE_ADDR_STRLEN))
+		snprintf(buf, SONDE_ADDR_STRLEN, "?");
+}
+
+const char *sonde_af_name(int af)
+{
+	return af == AF_INET ? "ipv4" : af == AF_INET6 ? "ipv6" : "unknown";
+}
+
+const char *sonde_tcp_state_name(int state)
+{
+	static const char *const names[] = {
+		[1] = "ESTABLISHED", [2] = "SYN_SENT", [3] = "SYN_RECV",
+		[4] = "FIN_WAIT1", [5] = "FIN_WAIT2", [6] = "TIME_WAIT",
+		[7] = "CLOSE", [8] = "CLOSE_WAIT", [9] = "LAST_ACK",
+		[10] = "LISTEN", [11] = "CLOSING", [12] = "NEW_SYN_RECV",
+	};
+
+	if (state > 0 && (size_t)state < sizeof(names) / sizeof(names[0]))
+		return names[state];
+	return "UNKNOWN";
+}
+
+const char *sonde_errno_name(int err, char buf[16])
+{
+	static const struct {
+		int err;
+		const char *name;
+	} known[] = {
+		{ECONNREFUSED, "ECONNREFUSED"}, {ETIMEDOUT, "ETIMEDOUT"},
+		{EHOSTUNREACH, "EHOSTUNREACH"}, {ENETUNREACH, "ENETUNREACH"},
+		{ECONNRESET, "ECONNRESET"}, {ECONNABORTED, "ECONNABORTED"},
+		{EPROTO, "EPROTO"}, {EACCES, "EACCES"}, {EPERM, "EPERM"},
+		{EADDRNOTAVAIL, "EADDRNOTAVAIL"}, {ENETDOWN, "ENETDOWN"},
+		{EHOSTDOWN, "EHOSTDOWN"}, {EPIPE, "EPIPE"},
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (known[i].err == err)
+			return known[i].name;
+	snprintf(buf, 16, "E%d", err);
+	return buf;
+}

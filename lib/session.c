@@ -1,0 +1,576 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sonde/caps.h"
+#include "sonde/features.h"
+#include "sonde/log.h"
+#include "sonde/out.h"
+#include "sonde/session.h"
+#include "sonde/target.h"
+#include "../bpf/sonde_stats.h"
+
+#define MAX_LINKS 256
+
+struct sonde_session {
+	const struct sonde_session_config *cfg;
+	/* chosen alternative per probe, -1 when none */
+	int chosen[64];
+	struct bpf_link *links[MAX_LINKS];
+	size_t n_links;
+	struct ring_buffer *rb;
+	int epfd;
+	int sigfd;
+	int interval_fd;
+	int deadline_fd;
+	int *pidfds;
+	size_t live_targets;
+	bool loaded;
+	bool stop;
+	int status;
+};
+
+static const char *const kind_names[] = {
+	[SONDE_ATTACH_NONE] = "none",
+	[SONDE_ATTACH_FENTRY] = "fentry",
+	[SONDE_ATTACH_FEXIT] = "fexit",
+	[SONDE_ATTACH_KPROBE] = "kprobe",
+	[SONDE_ATTACH_KRETPROBE] = "kretprobe",
+	[SONDE_ATTACH_TP_BTF] = "tp_btf",
+	[SONDE_ATTACH_RAW_TP] = "raw_tp",
+	[SONDE_ATTACH_TRACEPOINT] = "tracepoint",
+};
+
+const char *sonde_attach_kind_name(enum sonde_attach_kind kind)
+{
+	return kind <= SONDE_ATTACH_TRACEPOINT ? kind_names[kind] : "?";
+}
+
+enum sonde_attach_kind sonde_attach_kind_parse(const char *name)
+{
+	for (int k = SONDE_ATTACH_FENTRY; k <= SONDE_ATTACH_TRACEPOINT; k++)
+		if (!strcmp(name, kind_names[k]))
+			return k;
+	return SONDE_ATTACH_NONE;
+}
+
+static enum sonde_feature kind_feature(enum sonde_attach_kind kind)
+{
+	switch (kind) {
+	case SONDE_ATTACH_FENTRY:
+	case SONDE_ATTACH_FEXIT:
+		return SONDE_FEAT_FENTRY;
+	case SONDE_ATTACH_KPROBE:
+	case SONDE_ATTACH_KRETPROBE:
+		return SONDE_FEAT_KPROBE;
+	case SONDE_ATTACH_TP_BTF:
+		return SONDE_FEAT_TP_BTF;
+	case SONDE_ATTACH_RAW_TP:
+		return SONDE_FEAT_RAW_TP;
+	case SONDE_ATTACH_TRACEPOINT:
+	case SONDE_ATTACH_NONE:
+		break;
+	}
+	return SONDE_FEAT_TRACEPOINT;
+}
+
+bool sonde_alt_supported(const struct sonde_probe_alt *alt, char *why, size_t size)
+{
+	enum sonde_feature feat = kind_feature(alt->kind);
+	bool exists;
+
+	if (!sonde_feature_has(feat)) {
+		snprintf(why, size, "%s", sonde_feature_reason(feat));
+		return false;
+	}
+	switch (alt->kind) {
+	case SONDE_ATTACH_FENTRY:
+	case SONDE_ATTACH_FEXIT:
+		exists = sonde_kernel_has_btf_func(alt->target);
+		break;
+	case SONDE_ATTACH_KPROBE:
+	case SONDE_ATTACH_KRETPROBE:
+		exists = sonde_kernel_has_ksym(alt->target);
+		break;
+	default:
+		exists = sonde_kernel_has_tracepoint(alt->target);
+		break;
+	}
+	if (!exists)
+		snprintf(why, size, "%s is not in this kernel", alt->target);
+	return exists;
+}
+
+/* ---- choosing ---- */
+
+static int choose(struct sonde_session *s)
+{
+	const struct sonde_session_config *cfg = s->cfg;
+	enum sonde_attach_kind forced = cfg->args->attach;
+	bool forced_used = false;
+	char why[256];
+
+	for (size_t p = 0; p < cfg->n_probes; p++) {
+		const struct sonde_probe *probe = &cfg->probes[p];
+		bool has_forced = false;
+		char reasons[768] = "";
+
+		s->chosen[p] = -1;
+		for (int a = 0; a < SONDE_MAX_ALTS && probe->alts[a].prog; a++)
+			if (probe->alts[a].kind == forced)
+				has_forced = true;
+		for (int a = 0; a < SONDE_MAX_ALTS && probe->alts[a].prog; a++) {
+			const struct sonde_probe_alt *alt = &probe->alts[a];
+			size_t len = strlen(reasons);
+
+			if (has_forced && alt->kind != forced)
+				continue;
+			if (sonde_alt_supported(alt, why, sizeof(why))) {
+				s->chosen[p] = a;
+				forced_used |= has_forced;
+				sonde_info(1, "%s: using %s %s", probe->name,
+					   kind_names[alt->kind], alt->target);
+				break;
+			}
+			sonde_info(1, "%s: not %s: %s", probe->name, kind_names[alt->kind], why);
+			snprintf(reasons + len, sizeof(reasons) - len, "%s%s: %s",
+				 len ? "; " : "", kind_names[alt->kind], why);
+		}
+		if (s->chosen[p] >= 0)
+			continue;
+		if (has_forced) {
+			sonde_err("cannot attach %s with %s: %s", probe->name, kind_names[forced], reasons);
+			return SONDE_EXIT_UNSUPPORTED;
+		}
+		if (probe->optional) {
+			sonde_info(1, "%s: skipped (optional): %s", probe->name, reasons);
+			continue;
+		}
+		sonde_err("cannot trace %s on this kernel: %s", probe->name, reasons);
+		return SONDE_EXIT_UNSUPPORTED;
+	}
+	if (forced && !forced_used) {
+		sonde_err("this tool has no %s probes (see -v for what it uses)", kind_names[forced]);
+		return SONDE_EXIT_UNSUPPORTED;
+	}
+	return 0;
+}
+
+static const struct sonde_probe_alt *chosen_alt(const struct sonde_session *s, size_t p)
+{
+	return s->chosen[p] >= 0 ? &s->cfg->probes[p].alts[s->chosen[p]] : NULL;
+}
+
+enum sonde_attach_kind sonde_session_chosen(const struct sonde_session *s, const char *name)
+{
+	for (size_t p = 0; p < s->cfg->n_probes; p++) {
+		const struct sonde_probe_alt *alt = chosen_alt(s, p);
+
+		if (!strcmp(s->cfg->probes[p].name, name))
+			return alt ? alt->kind : SONDE_ATTACH_NONE;
+	}
+	return SONDE_ATTACH_NONE;
+}
+
+/* Only chosen programs are loaded: the others may not even verify here. */
+static int set_autoload(struct sonde_session *s)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, s->cfg->obj)
+		bpf_program__set_autoload(prog, false);
+	for (size_t p = 0; p < s->cfg->n_probes; p++) {
+		const struct sonde_probe_alt *alt = chosen_alt(s, p);
+		const char *slash;
+
+		if (!alt)
+			continue;
+		prog = bpf_object__find_program_by_name(s->cfg->obj, alt->prog);
+		if (!prog) {
+			sonde_err("internal error: no BPF program %s", alt->prog);
+			return SONDE_EXIT_RUNTIME;
+		}
+		bpf_program__set_autoload(prog, true);
+		slash = strchr(alt->target, '/');
+		if (alt->kind == SONDE_ATTACH_TP_BTF)
+			bpf_program__set_attach_target(prog, 0, slash ? slash + 1 : alt->target);
+		else if (alt->kind == SONDE_ATTACH_FENTRY || alt->kind == SONDE_ATTACH_FEXIT)
+			bpf_program__set_attach_target(prog, 0, alt->target);
+	}
+	return 0;
+}
+
+/* ---- attaching ---- */
+
+int sonde_session_add_link(struct sonde_session *s, struct bpf_link *link)
+{
+	if (s->n_links == MAX_LINKS) {
+		bpf_link__destroy(link);
+		return -ENOSPC;
+	}
+	s->links[s->n_links++] = link;
+	return 0;
+}
+
+static struct bpf_link *attach_alt(struct bpf_program *prog, const struct sonde_probe_alt *alt)
+{
+	char cat[128];
+	const char *slash = strchr(alt->target, '/');
+
+	switch (alt->kind) {
+	case SONDE_ATTACH_KPROBE:
+	case SONDE_ATTACH_KRETPROBE:
+		return bpf_program__attach_kprobe(prog, alt->kind == SONDE_ATTACH_KRETPROBE, alt->target);
+	case SONDE_ATTACH_RAW_TP:
+		return bpf_program__attach_raw_tracepoint(prog, slash ? slash + 1 : alt->target);
+	case SONDE_ATTACH_TRACEPOINT:
+		if (!slash || (size_t)(slash - alt->target) >= sizeof(cat)) {
+			errno = EINVAL;
+			return NULL;
+		}
+		memcpy(cat, alt->target, slash - alt->target);
+		cat[slash - alt->target] = 0;
+		return bpf_program__attach_tracepoint(prog, cat, slash + 1);
+	default:
+		return bpf_program__attach_trace(prog);
+	}
+}
+
+static int attach_all(struct sonde_session *s)
+{
+	const struct sonde_session_config *cfg = s->cfg;
+	int err;
+
+	if (cfg->attach_extra) {
+		err = cfg->attach_extra(s, cfg->ctx);
+		if (err)
+			return err;
+	}
+	for (size_t p = 0; p < cfg->n_probes; p++) {
+		const struct sonde_probe_alt *alt = chosen_alt(s, p);
+		struct bpf_program *prog;
+		struct bpf_link *link;
+
+		if (!alt)
+			continue;
+		prog = bpf_object__find_program_by_name(cfg->obj, alt->prog);
+		link = attach_alt(prog, alt);
+		if (!link) {
+			err = errno;
+			sonde_err("cannot attach %s (%s %s): %s", cfg->probes[p].name,
+				  kind_names[alt->kind], alt->target, strerror(err));
+			return err == EPERM || err == EACCES ? SONDE_EXIT_PRIVILEGE : SONDE_EXIT_RUNTIME;
+		}
+		sonde_session_add_link(s, link);
+		sonde_info(2, "attached %s to %s %s", alt->prog, kind_names[alt->kind], alt->target);
+	}
+	return 0;
+}
+
+static void detach_all(struct sonde_session *s)
+{
+	while (s->n_links)
+		bpf_link__destroy(s->links[--s->n_links]);
+}
+
+/* ---- stats ---- */
+
+uint64_t sonde_session_stat(const struct sonde_session *s, unsigned stat)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(s->cfg->obj, "sonde_stats");
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t sum = 0, *vals;
+	__u32 key = stat;
+
+	if (!map || ncpu <= 0)
+		return 0;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (vals && !bpf_map__lookup_elem(map, &key, sizeof(key), vals, ncpu * sizeof(*vals), 0))
+		for (int i = 0; i < ncpu; i++)
+			sum += vals[i];
+	free(vals);
+	return sum;
+}
+
+static void report_losses(struct sonde_session *s)
+{
+	uint64_t lost = sonde_session_stat(s, SONDE_STAT_LOST_EVENTS);
+	uint64_t full = sonde_session_stat(s, SONDE_STAT_MAP_FULL);
+
+	if (lost)
+		sonde_err("lost %llu events: the ring buffer was full (user space fell behind)",
+			  (unsigned long long)lost);
+	if (full)
+		sonde_err("missed %llu items: a tracking map was full", (unsigned long long)full);
+}
+
+/* ---- event loop ---- */
+
+static int on_ringbuf(void *ctx, void *data, size_t size)
+{
+	struct sonde_session *s = ctx;
+	int rc = s->cfg->on_event(s->cfg->ctx, data, size);
+
+	if (rc < 0 || sonde_out_closed()) {
+		s->stop = true;
+		return -1;
+	}
+	return 0;
+}
+
+void sonde_session_stop(struct sonde_session *s, int status)
+{
+	s->stop = true;
+	s->status = status;
+}
+
+static int epoll_add(int epfd, int fd, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.fd = fd};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int timer_fd(uint64_t ns, bool periodic)
+{
+	struct itimerspec its = {
+		.it_value = {.tv_sec = ns / 1000000000ull, .tv_nsec = ns % 1000000000ull},
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+	if (periodic)
+		its.it_interval = its.it_value;
+	if (fd >= 0 && timerfd_settime(fd, 0, &its, NULL)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int setup_loop(struct sonde_session *s)
+{
+	const struct sonde_args *args = s->cfg->args;
+	struct bpf_map *events = bpf_object__find_map_by_name(s->cfg->obj, "events");
+	struct stat st;
+	sigset_t mask;
+
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0)
+		return -errno;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s->sigfd < 0 || epoll_add(s->epfd, s->sigfd, EPOLLIN))
+		return -errno;
+	if (events && s->cfg->on_event) {
+		s->rb = ring_buffer__new(bpf_map__fd(events), on_ringbuf, s, NULL);
+		if (!s->rb || epoll_add(s->epfd, ring_buffer__epoll_fd(s->rb), EPOLLIN))
+			return -errno;
+	}
+	if (args->interval_ns && s->cfg->on_interval) {
+		s->interval_fd = timer_fd(args->interval_ns, true);
+		if (s->interval_fd < 0 || epoll_add(s->epfd, s->interval_fd, EPOLLIN))
+			return -errno;
+	}
+	if (args->duration_ns) {
+		s->deadline_fd = timer_fd(args->duration_ns, false);
+		if (s->deadline_fd < 0 || epoll_add(s->epfd, s->deadline_fd, EPOLLIN))
+			return -errno;
+	}
+	/* A pipe whose reader left reports EPOLLERR on our end: notice at
+	 * once rather than at the next write. */
+	if (!fstat(STDOUT_FILENO, &st) && S_ISFIFO(st.st_mode))
+		epoll_add(s->epfd, STDOUT_FILENO, 0);
+	/* With -p, end when every target has exited. */
+	if (args->n_pids) {
+		s->pidfds = calloc(args->n_pids, sizeof(int));
+		if (!s->pidfds)
+			return -ENOMEM;
+		for (size_t i = 0; i < args->n_pids; i++) {
+			s->pidfds[i] = syscall(SYS_pidfd_open, args->pids[i], 0);
+			if (s->pidfds[i] >= 0 && !epoll_add(s->epfd, s->pidfds[i], EPOLLIN))
+				s->live_targets++;
+		}
+	}
+	return 0;
+}
+
+static void drain(int fd)
+{
+	char buf[128];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+static void handle_fd(struct sonde_session *s, int fd, uint32_t events)
+{
+	const struct sonde_args *args = s->cfg->args;
+
+	if (fd == s->sigfd) {
+		struct signalfd_siginfo si;
+
+		if (read(fd, &si, sizeof(si)) == sizeof(si))
+			sonde_info(1, "%s: stopping", strsignal(si.ssi_signo));
+		s->stop = true;
+	} else if (fd == s->deadline_fd) {
+		drain(fd);
+		s->stop = true;
+	} else if (fd == s->interval_fd) {
+		drain(fd);
+		if (s->cfg->on_interval(s->cfg->ctx) < 0)
+			s->stop = true;
+	} else if (fd == STDOUT_FILENO) {
+		if (events & (EPOLLERR | EPOLLHUP))
+			s->stop = true;
+	} else if (s->rb && fd == ring_buffer__epoll_fd(s->rb)) {
+		if (ring_buffer__consume(s->rb) < 0 && !s->stop)
+			s->status = SONDE_EXIT_RUNTIME;
+	} else {
+		for (size_t i = 0; i < args->n_pids; i++) {
+			if (s->pidfds[i] != fd)
+				continue;
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+			sonde_err("process %d exited", (int)args->pids[i]);
+			if (--s->live_targets == 0)
+				s->stop = true;
+		}
+	}
+}
+
+static int loop(struct sonde_session *s)
+{
+	struct epoll_event evs[16];
+
+	while (!s->stop && !sonde_out_closed()) {
+		int n = epoll_wait(s->epfd, evs, 16, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			sonde_err("epoll_wait: %s", strerror(errno));
+			return SONDE_EXIT_RUNTIME;
+		}
+		/* Events before signals: what arrived before Ctrl-C is shown. */
+		for (int i = 0; i < n; i++)
+			if (s->rb && evs[i].data.fd == ring_buffer__epoll_fd(s->rb))
+				handle_fd(s, evs[i].data.fd, evs[i].events);
+		for (int i = 0; i < n && !sonde_out_closed(); i++)
+			if (!s->rb || evs[i].data.fd != ring_buffer__epoll_fd(s->rb))
+				handle_fd(s, evs[i].data.fd, evs[i].events);
+	}
+	return s->status;
+}
+
+static void teardown_loop(struct sonde_session *s)
+{
+	int *fds[] = {&s->epfd, &s->sigfd, &s->interval_fd, &s->deadline_fd};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+	for (size_t i = 0; s->pidfds && i < s->cfg->args->n_pids; i++)
+		if (s->pidfds[i] >= 0)
+			close(s->pidfds[i]);
+	free(s->pidfds);
+	ring_buffer__free(s->rb);
+}
+
+/* ---- the whole session ---- */
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	int v = sonde_verbosity();
+
+	/* libbpf's own warnings repeat what we report in one line; they are
+	 * there for -v (verifier logs) and -vv/-vvv (everything). */
+	if ((level == LIBBPF_WARN && v >= 1) || (level == LIBBPF_INFO && v >= 2) ||
+	    (level == LIBBPF_DEBUG && v >= 3))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+static int load(struct sonde_session *s)
+{
+	int err = bpf_object__load(s->cfg->obj);
+
+	if (!err)
+		return 0;
+	if (err == -EPERM || err == -EACCES) {
+		sonde_err("the kernel refused to load the BPF programs (%s); needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN",
+			  strerror(-err));
+		return SONDE_EXIT_PRIVILEGE;
+	}
+	sonde_err("cannot load the BPF programs: %s%s", strerror(-err),
+		  sonde_verbosity() ? "" : " (run with -v for the verifier's log)");
+	return SONDE_EXIT_RUNTIME;
+}
+
+int sonde_session_run(const struct sonde_session_config *cfg)
+{
+	struct sonde_session s = {.cfg = cfg, .epfd = -1, .sigfd = -1,
+				  .interval_fd = -1, .deadline_fd = -1};
+	int rc;
+
+	if (cfg->n_probes > sizeof(s.chosen) / sizeof(s.chosen[0]))
+		return SONDE_EXIT_RUNTIME;
+	signal(SIGPIPE, SIG_IGN);
+	libbpf_set_print(libbpf_log);
+	rc = sonde_caps_check();
+	if (rc)
+		return rc;
+	if (sonde_verbosity() >= 2)
+		sonde_features_print(stderr);
+	rc = choose(&s);
+	if (!rc)
+		rc = set_autoload(&s);
+	if (!rc)
+		rc = sonde_target_configure(cfg->obj, cfg->args);
+	if (!rc)
+		rc = load(&s);
+	s.loaded = !rc;
+	if (!rc && sonde_target_fill(cfg->obj, cfg->args)) {
+		sonde_err("cannot fill the PID filter: %s", strerror(errno));
+		rc = SONDE_EXIT_RUNTIME;
+	}
+	if (!rc && setup_loop(&s)) {
+		sonde_err("cannot set up the event loop: %s", strerror(errno));
+		rc = SONDE_EXIT_RUNTIME;
+	}
+	if (!rc)
+		rc = attach_all(&s);
+	if (!rc) {
+		sonde_caps_drop(cfg->keep_caps);
+		sonde_info(1, "attached %zu probe%s; tracing", s.n_links, s.n_links == 1 ? "" : "s");
+		if (sonde_verbosity() == 0 && isatty(STDERR_FILENO))
+			fprintf(stderr, "Tracing %s... Hit Ctrl-C to end.\n", cfg->what);
+		if (cfg->on_ready && cfg->on_ready(cfg->ctx) < 0)
+			s.stop = true;
+		rc = loop(&s);
+	}
+	detach_all(&s);
+	/* What the kernel produced before detach still counts. */
+	if (s.rb && !sonde_out_closed())
+		ring_buffer__consume(s.rb);
+	if (rc == 0 && cfg->on_end && !sonde_out_closed() && cfg->on_end(cfg->ctx) < 0)
+		rc = SONDE_EXIT_RUNTIME;
+	if (s.loaded)
+		report_losses(&s);
+	teardown_loop(&s);
+	return rc;
+}
