@@ -117,41 +117,37 @@ static void print_option_list(const struct sonde_tool *tool)
 
 int sonde_parse_pids(const char *text, pid_t **pids, size_t *n)
 {
-	char *copy = strdup(text), *save = NULL, *tok;
-	int rc = 0;
+	const char *p = text;
 
-	if (!copy)
-		return SONDE_EXIT_RUNTIME;
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	do {
+		char tok[16], path[32];
+		size_t len = strcspn(p, ",");
 		uint64_t v;
-		char path[64];
 		pid_t *grown;
 
+		if (len == 0 || len >= sizeof(tok)) {
+			sonde_err("invalid PID list '%s'", text);
+			return SONDE_EXIT_USAGE;
+		}
+		memcpy(tok, p, len);
+		tok[len] = 0;
 		if (sonde_parse_u64(tok, 1, 4194304, &v)) {
 			sonde_err("invalid PID '%s'", tok);
-			rc = SONDE_EXIT_USAGE;
-			break;
+			return SONDE_EXIT_USAGE;
 		}
 		snprintf(path, sizeof(path), "/proc/%llu", (unsigned long long)v);
 		if (access(path, F_OK)) {
 			sonde_err("no process with PID %llu", (unsigned long long)v);
-			rc = SONDE_EXIT_USAGE;
-			break;
+			return SONDE_EXIT_USAGE;
 		}
 		grown = realloc(*pids, (*n + 1) * sizeof(**pids));
-		if (!grown) {
-			rc = SONDE_EXIT_RUNTIME;
-			break;
-		}
+		if (!grown)
+			return SONDE_EXIT_RUNTIME;
 		*pids = grown;
 		(*pids)[(*n)++] = (pid_t)v;
-	}
-	if (!rc && !*n) {
-		sonde_err("-p needs at least one PID");
-		rc = SONDE_EXIT_USAGE;
-	}
-	free(copy);
-	return rc;
+		p += len;
+	} while (*p++ == ',');
+	return 0;
 }
 
 int sonde_parse_ports(const char *text, uint16_t *ports, size_t max, size_t *n)

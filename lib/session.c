@@ -115,41 +115,35 @@ bool sonde_alt_supported(const struct sonde_probe_alt *alt, char *why, size_t si
 
 /* ---- choosing ---- */
 
+static bool kernel_check(const struct sonde_probe_alt *alt, char *why, size_t size, void *ctx)
+{
+	const char *probe = ctx;
+	bool ok = sonde_alt_supported(alt, why, size);
+
+	if (ok)
+		sonde_info(1, "%s: using %s %s", probe, sonde_attach_kind_name(alt->kind), alt->target);
+	else
+		sonde_info(1, "%s: not %s: %s", probe, sonde_attach_kind_name(alt->kind), why);
+	return ok;
+}
+
 static int choose(struct sonde_session *s)
 {
 	const struct sonde_session_config *cfg = s->cfg;
 	enum sonde_attach_kind forced = cfg->args->attach;
 	bool forced_used = false;
-	char why[256];
 
 	for (size_t p = 0; p < cfg->n_probes; p++) {
 		const struct sonde_probe *probe = &cfg->probes[p];
-		bool has_forced = false;
+		bool has_forced = forced && sonde_probe_has_kind(probe, forced);
 		char reasons[768] = "";
 
-		s->chosen[p] = -1;
-		for (int a = 0; a < SONDE_MAX_ALTS && probe->alts[a].prog; a++)
-			if (probe->alts[a].kind == forced)
-				has_forced = true;
-		for (int a = 0; a < SONDE_MAX_ALTS && probe->alts[a].prog; a++) {
-			const struct sonde_probe_alt *alt = &probe->alts[a];
-			size_t len = strlen(reasons);
-
-			if (has_forced && alt->kind != forced)
-				continue;
-			if (sonde_alt_supported(alt, why, sizeof(why))) {
-				s->chosen[p] = a;
-				forced_used |= has_forced;
-				sonde_info(1, "%s: using %s %s", probe->name,
-					   kind_names[alt->kind], alt->target);
-				break;
-			}
-			sonde_info(1, "%s: not %s: %s", probe->name, kind_names[alt->kind], why);
-			snprintf(reasons + len, sizeof(reasons) - len, "%s%s: %s",
-				 len ? "; " : "", kind_names[alt->kind], why);
-		}
-		if (s->chosen[p] >= 0)
+		s->chosen[p] = sonde_choose_alt(probe, forced, kernel_check, (void *)probe->name,
+						reasons, sizeof(reasons));
+		if (s->chosen[p] >= 0) {
+			forced_used |= has_forced;
 			continue;
+		}
 		if (has_forced) {
 			sonde_err("cannot attach %s with %s: %s", probe->name, kind_names[forced], reasons);
 			return SONDE_EXIT_UNSUPPORTED;

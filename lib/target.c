@@ -17,11 +17,11 @@
 #define CGROUP_SUPER_MAGIC 0x27e0eb
 #define CGROUP2_SUPER_MAGIC 0x63677270
 
-static const char *proc_root = "/proc";
+static char proc_root[256] = "/proc";
 
 void sonde_cgroup_set_proc_root(const char *root)
 {
-	proc_root = root;
+	snprintf(proc_root, sizeof(proc_root), "%s", root);
 }
 
 /* Index of a controller in /proc/cgroups, which lists subsystems in the

@@ -80,6 +80,17 @@ enum sonde_attach_kind sonde_attach_kind_parse(const char *name);
 /* Would this alternative work here? Sets a one-line reason when not. */
 bool sonde_alt_supported(const struct sonde_probe_alt *alt, char *why, size_t why_size);
 
+/* The decision itself, without the kernel: returns the index of the first
+ * alternative `supported` accepts (only alternatives of kind `forced` when
+ * the probe has one and forced is not NONE), or -1. Reasons for refused
+ * alternatives are appended to reasons ("kind: why; ..."). */
+typedef bool (*sonde_alt_check_fn)(const struct sonde_probe_alt *alt, char *why,
+				   size_t why_size, void *ctx);
+int sonde_choose_alt(const struct sonde_probe *probe, enum sonde_attach_kind forced,
+		     sonde_alt_check_fn supported, void *ctx, char *reasons, size_t reasons_size);
+/* Does the probe have an alternative of this kind? */
+bool sonde_probe_has_kind(const struct sonde_probe *probe, enum sonde_attach_kind kind);
+
 /* Sums a per-CPU counter of the sonde_stats map. */
 uint64_t sonde_session_stat(const struct sonde_session *s, unsigned stat);
 

@@ -1,0 +1,172 @@
+"""Helpers for integration tests: run a sonde tool, wait until it has
+attached (it says so on stderr with -v), drive a workload, stop it and read
+what it printed. Nothing here sleeps a fixed time to "let things settle":
+every wait is for a condition, with a generous timeout for slow machines."""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("SONDE_BUILD", ROOT / "build"))
+# Debian's interpreter: the one with USDT probes, whatever PATH says.
+PYTHON = "/usr/bin/python3"
+
+
+def tool_path(name):
+    return BUILD / "tools" / f"sonde-{name}"
+
+
+def workload_path(name):
+    return BUILD / "tests" / "workloads" / name
+
+
+def wait_for(predicate, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def bpf_programs():
+    """{id: prog} of every loaded BPF program, from bpftool."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, check=True)
+    return {p["id"]: p for p in json.loads(out.stdout or b"[]")}
+
+
+# Tools still running when a test ends (it failed half-way) are killed by
+# the autouse fixture in conftest.py, so one failure does not leak tracers.
+RUNNING = []
+
+
+class Tool:
+    """A sonde tool running in the background."""
+
+    def __init__(self, name, *args, ready_timeout=60, env=None):
+        self.name = name
+        self.args = [str(a) for a in args]
+        self._out = []
+        self._err = []
+        self._ready = threading.Event()
+        self._progs_before = max(bpf_programs(), default=0)
+        self.proc = subprocess.Popen(
+            [str(tool_path(name)), "-v", *self.args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        RUNNING.append(self)
+        self._threads = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self._out, False), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, self._err, True), daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        deadline = time.monotonic() + ready_timeout
+        while not self._ready.wait(0.05):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                self.proc.wait()
+                for t in self._threads:
+                    t.join(5)
+                raise AssertionError(
+                    f"sonde-{name} {' '.join(self.args)} did not attach "
+                    f"(exit {self.proc.returncode}):\n{self.stderr}")
+
+    def _pump(self, stream, sink, is_stderr):
+        for line in iter(stream.readline, b""):
+            sink.append(line.decode("utf-8", "replace"))
+            if is_stderr and "; tracing" in sink[-1]:
+                self._ready.set()
+
+    @property
+    def stdout(self):
+        return "".join(self._out)
+
+    @property
+    def stderr(self):
+        return "".join(self._err)
+
+    def lines(self):
+        return [l for l in "".join(self._out).splitlines() if l.strip()]
+
+    def events(self):
+        """JSON Lines printed so far (every line must parse)."""
+        return [json.loads(l) for l in self.lines()]
+
+    def wait_events(self, predicate, count=1, timeout=30):
+        """Waits until `count` printed events satisfy predicate."""
+        return wait_for(lambda: (lambda m: m if len(m) >= count else None)(
+            [e for e in self.events() if predicate(e)]), timeout,
+            f"{count} matching events from sonde-{self.name}; got:\n{self.stdout}\n{self.stderr}")
+
+    def stop(self, sig=signal.SIGINT, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"sonde-{self.name} did not stop on {sig!r}:\n{self.stderr}")
+        for t in self._threads:
+            t.join(5)
+        self.assert_nothing_left()
+        return self.proc.returncode
+
+    def wait_exit(self, timeout=60):
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"sonde-{self.name} did not exit by itself:\n{self.stderr}")
+        for t in self._threads:
+            t.join(5)
+        self.assert_nothing_left()
+        return self.proc.returncode
+
+    def assert_nothing_left(self):
+        """No BPF program the tool loaded outlives it, and no tracefs
+        probe it created stays behind."""
+        def leftovers():
+            return [p for i, p in bpf_programs().items()
+                    if i > self._progs_before and not p.get("pids") and not p.get("pinned")]
+        # Programs are freed shortly after their last reference goes.
+        try:
+            wait_for(lambda: not leftovers(), 10, "BPF programs to be released")
+        except AssertionError:
+            raise AssertionError(f"sonde-{self.name} left BPF programs behind: {leftovers()}")
+        for f in ("kprobe_events", "uprobe_events"):
+            p = Path("/sys/kernel/tracing") / f
+            if p.exists():
+                stale = [l for l in p.read_text().splitlines() if f"_{self.proc.pid}_" in l]
+                assert not stale, f"stale {f} entries: {stale}"
+
+
+def run(name, *args, timeout=60, env=None):
+    """Runs a tool to completion; returns CompletedProcess (text)."""
+    return subprocess.run([str(tool_path(name)), *[str(a) for a in args]],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@contextlib.contextmanager
+def netns():
+    """A private network namespace with loopback up, removed afterwards."""
+    name = f"sonde-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+def in_netns(ns, *cmd, **kw):
+    return subprocess.run(["ip", "netns", "exec", ns, *[str(c) for c in cmd]], **kw)
