@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness import PYTHON, ROOT, Tool, in_netns, netns, run, wait_for
+from harness import PYTHON, ROOT, Tool, in_netns, netns, run, tool_path, wait_for
 
 CLIENT = ROOT / "tests" / "workloads" / "tcp_client.py"
 FIELDS = {"ts_ns", "pid", "tid", "comm", "uid", "af", "saddr", "sport", "daddr", "dport",
@@ -155,3 +155,21 @@ def test_usage_errors_and_unsupported_method():
 def test_duration_ends_cleanly():
     tool = Tool("tcpconnect", "-o", "json", "-d", "1s")
     assert tool.wait_exit(timeout=30) == 0
+
+
+def test_closed_pipe_ends_quietly(tmp_path):
+    """`| head -1`: the tool ends at the closed pipe, status 0, no error."""
+    srv = listener(socket.AF_INET, "127.0.0.1")
+    port = srv.getsockname()[1]
+    err = tmp_path / "stderr"
+    pipeline = subprocess.Popen(
+        ["bash", "-c", f"set -o pipefail; {tool_path('tcpconnect')} -o json -P {port} 2>{err} | head -1"],
+        stdout=subprocess.PIPE, text=True)
+    # Connect until head has its line; the tool then meets the closed pipe.
+    deadline = time.time() + 60
+    while pipeline.poll() is None and time.time() < deadline:
+        client(f"127.0.0.1:{port}")[1]()
+    out, _ = pipeline.communicate(timeout=30)
+    assert pipeline.returncode == 0, err.read_text()
+    assert json.loads(out)["dport"] == port
+    assert err.read_text() == ""
