@@ -12,6 +12,7 @@
 
 enum {
 	OPT_ATTACH = 0x8000,
+	OPT_STRICT,
 	OPT_LIST_OPTIONS = 0x10000,
 };
 
@@ -23,6 +24,7 @@ static const struct sonde_option common_options[] = {
 	{"interval", 'i', "DUR", "print a summary every DUR"},
 	{"output", 'o', "FMT", "output format"},
 	{"attach", OPT_ATTACH, "METHOD", "attach with METHOD only (fentry, kprobe, tp_btf, raw_tp, tracepoint) where the tool has it; exit 4 if this kernel lacks it"},
+	{"strict", OPT_STRICT, NULL, "exit with status 1 if any event was lost"},
 	{"verbose", 'v', NULL, "say what was probed, chosen, attached and lost (-vv: more)"},
 	{"help", 'h', NULL, "show this help"},
 	{"version", 'V', NULL, "show the version"},
@@ -224,6 +226,9 @@ static int parse_common(const struct sonde_tool *tool, int key, const char *arg,
 			sonde_err("unknown attach method '%s' (fentry, fexit, kprobe, kretprobe, tp_btf, raw_tp, tracepoint)", arg);
 			return SONDE_EXIT_USAGE;
 		}
+		return 0;
+	case OPT_STRICT:
+		args->strict = true;
 		return 0;
 	case 'v':
 		args->verbose++;

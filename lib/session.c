@@ -298,7 +298,8 @@ uint64_t sonde_session_stat(const struct sonde_session *s, unsigned stat)
 	return sum;
 }
 
-static void report_losses(struct sonde_session *s)
+/* Returns true if anything was lost. */
+static bool report_losses(struct sonde_session *s)
 {
 	uint64_t lost = sonde_session_stat(s, SONDE_STAT_LOST_EVENTS);
 	uint64_t full = sonde_session_stat(s, SONDE_STAT_MAP_FULL);
@@ -308,6 +309,7 @@ static void report_losses(struct sonde_session *s)
 			  (unsigned long long)lost);
 	if (full)
 		sonde_err("missed %llu items: a tracking map was full", (unsigned long long)full);
+	return lost || full;
 }
 
 /* ---- event loop ---- */
@@ -563,8 +565,8 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 		ring_buffer__consume(s.rb);
 	if (rc == 0 && cfg->on_end && !sonde_out_closed() && cfg->on_end(cfg->ctx) < 0)
 		rc = SONDE_EXIT_RUNTIME;
-	if (s.loaded)
-		report_losses(&s);
+	if (s.loaded && report_losses(&s) && cfg->args->strict && rc == 0)
+		rc = SONDE_EXIT_RUNTIME;
 	teardown_loop(&s);
 	return rc;
 }

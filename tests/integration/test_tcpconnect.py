@@ -2,6 +2,7 @@
 network namespace: the right process, addresses, ports, outcome and a
 latency, on every attach path this kernel offers."""
 import json
+import signal
 import socket
 import subprocess
 import time
@@ -173,3 +174,23 @@ def test_closed_pipe_ends_quietly(tmp_path):
     assert pipeline.returncode == 0, err.read_text()
     assert json.loads(out)["dport"] == port
     assert err.read_text() == ""
+
+
+def test_losses_reported_and_strict_fails():
+    """A tool frozen while events pour in loses some: it says how many on
+    stderr, and --strict turns that into exit status 1."""
+    srv = listener(socket.AF_INET, "127.0.0.1")
+    port = srv.getsockname()[1]
+    tool = Tool("tcpconnect", "-o", "json", "-P", port, "--strict")
+    tool.proc.send_signal(signal.SIGSTOP)
+    try:
+        # 256 KiB of ring buffer hold ~2700 events of 96 bytes.
+        for _ in range(4000):
+            c = socket.create_connection(("127.0.0.1", port))
+            c.close()
+            srv.accept()[0].close()
+    finally:
+        tool.proc.send_signal(signal.SIGCONT)
+    assert tool.stop() == 1
+    assert "lost" in tool.stderr and "ring buffer was full" in tool.stderr
+    assert 0 < len(tool.events()) < 4000

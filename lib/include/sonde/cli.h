@@ -49,6 +49,7 @@ struct sonde_args {
 	enum sonde_format format;
 	int verbose;
 	int attach;		/* forced attach method (enum sonde_attach_kind), 0: best */
+	bool strict;		/* any lost event makes the exit status 1 */
 };
 
 #define SONDE_CLI_CONTINUE (-1)
