@@ -401,7 +401,12 @@ static int setup_loop(struct sonde_session *s)
 			s->pidfds[i] = syscall(SYS_pidfd_open, args->pids[i], 0);
 			if (s->pidfds[i] >= 0 && !epoll_add(s->epfd, s->pidfds[i], EPOLLIN))
 				s->live_targets++;
+			else if (errno == ESRCH)
+				sonde_err("process %d exited", (int)args->pids[i]);
 		}
+		/* Gone before we could watch them: nothing left to trace. */
+		if (!s->live_targets)
+			s->stop = true;
 	}
 	return 0;
 }
