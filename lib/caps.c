@@ -49,13 +49,16 @@ int sonde_caps_check(void)
 
 int sonde_caps_drop(unsigned keep)
 {
-	cap_value_t kept[10];
+	cap_value_t kept[12];
 	int n = 0, rc = 0;
 	cap_t caps;
 
 	/* Reading our own maps goes through bpf(2), which kernels before 6.5
 	 * refuse without CAP_BPF when unprivileged BPF is disabled. */
 	kept[n++] = CAP_BPF;
+	/* Kernels before 5.8 know no CAP_BPF and ask for CAP_SYS_ADMIN. */
+	if (cap_max_bits() <= CAP_BPF)
+		kept[n++] = CAP_SYS_ADMIN;
 	if (keep & SONDE_KEEP_PROC_READ) {
 		kept[n++] = CAP_SYS_PTRACE;
 		kept[n++] = CAP_DAC_READ_SEARCH;
