@@ -108,25 +108,22 @@ class Tool:
             f"{count} matching events from sonde-{self.name}; got:\n{self.stdout}\n{self.stderr}")
 
     def stop(self, sig=signal.SIGINT, timeout=30):
+        """Sends sig and waits for the exit status."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
+        return self._finish(timeout, f"did not stop on {sig!r}")
+
+    def wait_exit(self, timeout=60):
+        """Waits for the tool to end by itself (duration, target gone)."""
+        return self._finish(timeout, "did not exit by itself")
+
+    def _finish(self, timeout, failure):
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"sonde-{self.name} did not stop on {sig!r}:\n{self.stderr}")
-        for t in self._threads:
-            t.join(5)
-        self.assert_nothing_left()
-        return self.proc.returncode
-
-    def wait_exit(self, timeout=60):
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise AssertionError(f"sonde-{self.name} did not exit by itself:\n{self.stderr}")
+            raise AssertionError(f"sonde-{self.name} {failure}:\n{self.stderr}")
         for t in self._threads:
             t.join(5)
         self.assert_nothing_left()
