@@ -132,9 +132,12 @@ static int read_answer(const uint8_t *buf, size_t len, size_t *off, struct sonde
 		snprintf(a->text, sizeof(a->text), "%s %s", sonde_dns_type_name(type, tn), target);
 		break;
 	}
-	default:
-		sonde_dns_type_name(type, a->text);
+	default: {
+		char tn[16];
+
+		snprintf(a->text, sizeof(a->text), "%s", sonde_dns_type_name(type, tn));
 		break;
+	}
 	}
 	m->n_answers++;
 	return 0;
