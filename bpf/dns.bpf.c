@@ -24,8 +24,10 @@
  * the network header offset (CO-RE reads, each bounds-checked against the
  * linear data), and up to DNS_MAX_PAYLOAD bytes of DNS payload go to user
  * space, which decodes them. Payload held in page fragments (usual for
- * locally sent TCP) cannot be read from a tracing program without knowing
- * where the kernel maps pages; such packets are counted, not decoded. */
+ * locally sent TCP) cannot be read with bpf_probe_read_kernel() without
+ * knowing where the kernel maps pages; with tp_btf the kernel copies it
+ * (see handle_skb()), with raw_tp and tracepoint such packets are
+ * counted, not decoded. */
 #include "sonde_events.bpf.h"
 #include "dns.h"
 
@@ -54,6 +56,21 @@ struct {
 	__type(key, __u64);
 	__type(value, struct owner);
 } sock_owner SEC(".maps");
+
+/* DNS over TCP with tp_btf: event heads followed by the packet's bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} tcp_payloads SEC(".maps");
+
+/* Where such an event head is built (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dns_event);
+} scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -217,25 +234,58 @@ static __always_inline bool parse_headers(unsigned char *head, __u32 nh, __u32 l
 	return l4->payload_len > 0;	/* TCP handshakes and ACKs carry none */
 }
 
-static __always_inline int handle_skb(struct sk_buff *skb, bool egress)
+/* Copies up to DNS_MAX_PAYLOAD bytes of payload that lie in the linear
+ * data; returns how many. */
+static __always_inline __u32 copy_linear(struct dns_event *e, unsigned char *head,
+					 const struct l4_info *l4, __u32 linear_end)
+{
+	__u32 n = l4->payload_len;
+
+	if (l4->payload_off >= linear_end) {
+		e->flags |= DNS_F_NONLINEAR;
+		dns_stat_inc(DNS_STAT_NONLINEAR);
+		return 0;
+	}
+	if (n > linear_end - l4->payload_off)
+		n = linear_end - l4->payload_off;	/* decode what is linear */
+	/* Two reads so that each size is provably within payload[]. */
+	if (n >= DNS_MAX_PAYLOAD)
+		return bpf_probe_read_kernel(e->payload, DNS_MAX_PAYLOAD,
+					     head + l4->payload_off) ? 0 : DNS_MAX_PAYLOAD;
+	/* Keep clang from dropping the mask the verifier needs. */
+	asm volatile("%0 &= %1" : "+r"(n) : "i"(DNS_MAX_PAYLOAD - 1));
+	return bpf_probe_read_kernel(e->payload, n, head + l4->payload_off) ? 0 : n;
+}
+
+/* whole_skb: skb is a BTF pointer the kernel trusts (tp_btf), so DNS over
+ * TCP, whose payload is usually in page fragments, goes out through
+ * bpf_skb_output(): the kernel copies the bytes with skb_copy_bits(),
+ * fragments included. All TCP packets take that way then, so a query
+ * and its response arrive in the same stream, which user space orders by
+ * time. */
+static __always_inline int handle_skb(struct sk_buff *skb, bool egress, bool whole_skb)
 {
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	unsigned char *data = BPF_CORE_READ(skb, data);
 	__u32 nh = BPF_CORE_READ(skb, network_header);
-	__u32 linear_end, n;
+	__u32 skb_len = BPF_CORE_READ(skb, len);
+	__u32 data_off = data - head;
+	__u32 linear_end, copy, zero = 0;
 	__u64 sk = (__u64)BPF_CORE_READ(skb, sk);
 	struct l4_info l4 = {};
 	struct dns_event *e;
+	bool via_skb_output;
 
 	/* The linear data runs from skb->data for len - data_len bytes. */
-	linear_end = (__u32)(data - head) + BPF_CORE_READ(skb, len) - BPF_CORE_READ(skb, data_len);
+	linear_end = data_off + skb_len - BPF_CORE_READ(skb, data_len);
 	if (!parse_headers(head, nh, linear_end, egress, &l4))
 		return 0;
 	/* Only what a local socket sent is a query from this host. */
 	if (egress && !sk)
 		return 0;
+	via_skb_output = whole_skb && l4.proto == IPPROTO_TCP && l4.payload_off >= data_off;
 
-	e = sonde_event_reserve(sizeof(*e));
+	e = via_skb_output ? bpf_map_lookup_elem(&scratch, &zero) : sonde_event_reserve(sizeof(*e));
 	if (!e)
 		return 0;
 	e->ts_ns = bpf_ktime_get_ns();
@@ -245,7 +295,8 @@ static __always_inline int handle_skb(struct sk_buff *skb, bool egress)
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	e->proto = l4.proto;
 	if (egress && !attribute(e, sk)) {
-		bpf_ringbuf_discard(e, 0);
+		if (!via_skb_output)
+			bpf_ringbuf_discard(e, 0);
 		return 0;
 	}
 	e->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
@@ -254,45 +305,40 @@ static __always_inline int handle_skb(struct sk_buff *skb, bool egress)
 	e->sport = l4.sport;
 	e->dport = l4.dport;
 	e->wire_len = l4.payload_len > 0xffff ? 0xffff : l4.payload_len;
-	e->pad = 0;
 	__builtin_memcpy(e->saddr, l4.saddr, sizeof(e->saddr));
 	__builtin_memcpy(e->daddr, l4.daddr, sizeof(e->daddr));
 
-	n = l4.payload_len;
-	if (l4.payload_off >= linear_end) {
-		n = 0;
-		e->flags |= DNS_F_NONLINEAR;
-		dns_stat_inc(DNS_STAT_NONLINEAR);
-	} else if (n > linear_end - l4.payload_off) {
-		/* The rest is in fragments: decode what is linear. */
-		n = linear_end - l4.payload_off;
+	if (!via_skb_output) {
+		e->skip = 0;
+		e->captured = copy_linear(e, head, &l4, linear_end);
+		bpf_ringbuf_submit(e, 0);
+		return 0;
 	}
-	/* Two reads so that each size is provably within payload[]. */
-	if (n >= DNS_MAX_PAYLOAD) {
-		n = DNS_MAX_PAYLOAD;
-		if (bpf_probe_read_kernel(e->payload, DNS_MAX_PAYLOAD, head + l4.payload_off))
-			n = 0;
-	} else {
-		/* Keep clang from dropping the mask the verifier needs. */
-		asm volatile("%0 &= %1" : "+r"(n) : "i"(DNS_MAX_PAYLOAD - 1));
-		if (bpf_probe_read_kernel(e->payload, n, head + l4.payload_off))
-			n = 0;
+	/* The copy starts at skb->data: skip the headers before the DNS
+	 * message; never ask for more than the skb holds. */
+	e->skip = l4.payload_off - data_off;
+	e->captured = l4.payload_len < DNS_MAX_PAYLOAD ? l4.payload_len : DNS_MAX_PAYLOAD;
+	copy = e->skip + e->captured;
+	if (copy > skb_len) {
+		dns_stat_inc(DNS_STAT_BAD_HEADER);
+		return 0;
 	}
-	e->captured = n;
-	bpf_ringbuf_submit(e, 0);
+	if (bpf_skb_output(skb, &tcp_payloads, BPF_F_CURRENT_CPU | ((__u64)copy << 32), e,
+			   offsetof(struct dns_event, payload)))
+		sonde_stat_inc(SONDE_STAT_LOST_EVENTS);
 	return 0;
 }
 
 SEC("tp_btf/net_dev_queue")
 int BPF_PROG(xmit_btf, struct sk_buff *skb)
 {
-	return handle_skb(skb, true);
+	return handle_skb(skb, true, true);
 }
 
 SEC("raw_tp/net_dev_queue")
 int BPF_PROG(xmit_raw, struct sk_buff *skb)
 {
-	return handle_skb(skb, true);
+	return handle_skb(skb, true, false);
 }
 
 /* The records of net_dev_queue and netif_receive_skb share this layout
@@ -306,25 +352,25 @@ struct net_dev_record {
 SEC("tracepoint/net/net_dev_queue")
 int xmit_tp(struct net_dev_record *ctx)
 {
-	return handle_skb(ctx->skbaddr, true);
+	return handle_skb(ctx->skbaddr, true, false);
 }
 
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(receive_btf, struct sk_buff *skb)
 {
-	return handle_skb(skb, false);
+	return handle_skb(skb, false, true);
 }
 
 SEC("raw_tp/netif_receive_skb")
 int BPF_PROG(receive_raw, struct sk_buff *skb)
 {
-	return handle_skb(skb, false);
+	return handle_skb(skb, false, false);
 }
 
 SEC("tracepoint/net/netif_receive_skb")
 int receive_tp(struct net_dev_record *ctx)
 {
-	return handle_skb(ctx->skbaddr, false);
+	return handle_skb(ctx->skbaddr, false, false);
 }
 
 /* connect() on a TCP socket: its owner, in process context, for segments

@@ -45,7 +45,10 @@ struct dns_event {
 	__u16 flags;		/* enum dns_event_flags */
 	__u16 wire_len;		/* DNS payload length in the packet (TCP: with its length prefix) */
 	__u16 captured;		/* bytes of it in payload[] */
-	__u16 pad;
+	/* Events from the tcp_payloads perf buffer carry the packet from
+	 * skb->data instead of payload[]: the DNS message starts skip bytes
+	 * into it. 0 for ring buffer events. */
+	__u16 skip;
 	__u8 saddr[16];		/* network byte order; IPv4 in the first 4 */
 	__u8 daddr[16];
 	char comm[16];

@@ -2,6 +2,7 @@
  * the packets themselves, so every resolver (glibc, musl, Go's, dig, a
  * language runtime's own) is seen, not only libc's getaddrinfo(). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,14 @@
 enum { OPT_PORT = SONDE_OPT_LONG, OPT_TIMEOUT, OPT_MIN_LATENCY };
 
 struct counters {
-	uint64_t queries, retransmits, untracked, responses, unmatched, malformed, cut;
+	uint64_t queries, retransmits, untracked, responses, unmatched, malformed, cut, tcp_lost;
+};
+
+/* DNS-over-TCP events read from the perf buffer, ordered by time before
+ * they are matched: per-CPU buffers do not keep order across CPUs. */
+struct batch {
+	struct dns_event *events;
+	size_t n, cap;
 };
 
 struct dns_tool {
@@ -41,6 +49,8 @@ struct dns_tool {
 	struct sonde_table table;
 	struct sonde_json json;
 	struct dns_bpf *skel;
+	struct perf_buffer *tcp_pb;
+	struct batch tcp_batch;
 };
 
 static const struct sonde_option options[] = {
@@ -254,16 +264,14 @@ static int on_response(struct dns_tool *t, const struct dns_event *e, const stru
 	return print_outcome(t, &o);
 }
 
-static int on_event(void *ctx, const void *data, size_t size)
+static int handle_event(struct dns_tool *t, const struct dns_event *e)
 {
 	static struct sonde_dns_msg msg;	/* ~20 KiB: not on the stack */
-	struct dns_tool *t = ctx;
-	const struct dns_event *e = data;
 	const uint8_t *payload;
 	size_t len;
 	int rc;
 
-	if (size < sizeof(*e) || e->captured > DNS_MAX_PAYLOAD)
+	if (e->captured > DNS_MAX_PAYLOAD)
 		return 0;
 	if (e->flags & DNS_F_NONLINEAR || !e->captured)
 		return 0;	/* counted on the BPF side */
@@ -295,6 +303,95 @@ static int on_event(void *ctx, const void *data, size_t size)
 	return on_response(t, e, &msg);
 }
 
+static int on_event(void *ctx, const void *data, size_t size)
+{
+	if (size < sizeof(struct dns_event))
+		return 0;
+	return handle_event(ctx, data);
+}
+
+/* ---- DNS over TCP, through the perf buffer ---- */
+
+static void on_tcp_sample(void *ctx, int cpu, void *data, __u32 size)
+{
+	const size_t head = offsetof(struct dns_event, payload);
+	struct dns_tool *t = ctx;
+	struct batch *b = &t->tcp_batch;
+	const struct dns_event *e = data;
+	struct dns_event *copy;
+
+	(void)cpu;
+	if (size < head || e->captured > DNS_MAX_PAYLOAD ||
+	    (size_t)e->skip + e->captured > size - head) {
+		t->n.malformed++;
+		return;
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 64;
+		struct dns_event *grown = realloc(b->events, cap * sizeof(*grown));
+
+		if (!grown) {
+			t->n.tcp_lost++;
+			return;
+		}
+		b->events = grown;
+		b->cap = cap;
+	}
+	copy = &b->events[b->n++];
+	memcpy(copy, e, head);
+	memcpy(copy->payload, (const uint8_t *)data + head + e->skip, e->captured);
+	copy->skip = 0;
+}
+
+static void on_tcp_lost(void *ctx, int cpu, __u64 count)
+{
+	struct dns_tool *t = ctx;
+
+	(void)cpu;
+	t->n.tcp_lost += count;
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const struct dns_event *x = a, *y = b;
+
+	return x->ts_ns < y->ts_ns ? -1 : x->ts_ns > y->ts_ns;
+}
+
+static int drain_tcp(struct dns_tool *t)
+{
+	struct batch *b = &t->tcp_batch;
+	int rc = 0;
+
+	if (!t->tcp_pb)
+		return 0;
+	perf_buffer__consume(t->tcp_pb);
+	qsort(b->events, b->n, sizeof(*b->events), by_time);
+	for (size_t i = 0; i < b->n && rc >= 0; i++)
+		rc = handle_event(t, &b->events[i]);
+	b->n = 0;
+	return rc;
+}
+
+/* With tp_btf the BPF side sends DNS over TCP through a perf buffer; it
+ * is opened here, before privileges are dropped (it opens perf events),
+ * and read on every tick. */
+static int open_tcp_buffer(struct sonde_session *s, void *ctx)
+{
+	struct dns_tool *t = ctx;
+
+	if (sonde_session_chosen(s, "packets sent") != SONDE_ATTACH_TP_BTF &&
+	    sonde_session_chosen(s, "packets received") != SONDE_ATTACH_TP_BTF)
+		return 0;
+	t->tcp_pb = perf_buffer__new(bpf_map__fd(t->skel->maps.tcp_payloads), 16,
+				     on_tcp_sample, on_tcp_lost, t, NULL);
+	if (!t->tcp_pb) {
+		sonde_err("cannot open the perf buffer for DNS over TCP: %s", strerror(errno));
+		return errno == EPERM || errno == EACCES ? SONDE_EXIT_PRIVILEGE : SONDE_EXIT_RUNTIME;
+	}
+	return 0;
+}
+
 /* ---- deadlines ---- */
 
 static void report_timeout(void *ctx, const struct sonde_dns_query *q)
@@ -311,20 +408,23 @@ static int on_tick(void *ctx)
 	struct dns_tool *t = ctx;
 	uint64_t now = sonde_now_mono_ns();
 
+	if (drain_tcp(t) < 0)
+		return -1;
 	if (now > t->timeout_ns)
 		sonde_dns_pending_expire(t->pending, now - t->timeout_ns, report_timeout, t);
 	return sonde_out_closed() ? -1 : 0;
 }
 
-/* Checked often enough that a timeout is reported within a tenth of it. */
+/* Checked often enough that a timeout is reported within a tenth of it,
+ * and DNS over TCP within 100 ms. */
 static uint64_t tick_for(uint64_t timeout_ns)
 {
 	uint64_t tick = timeout_ns / 10;
 
 	if (tick < 10000000ull)
 		tick = 10000000ull;
-	if (tick > 1000000000ull)
-		tick = 1000000000ull;
+	if (tick > 100000000ull)
+		tick = 100000000ull;
 	return tick;
 }
 
@@ -361,6 +461,7 @@ static int on_end(void *ctx)
 	uint64_t nonlinear = bpf_stat(t, DNS_STAT_NONLINEAR);
 	uint64_t bad_header = bpf_stat(t, DNS_STAT_BAD_HEADER);
 
+	drain_tcp(t);
 	sonde_dns_pending_expire(t->pending, UINT64_MAX, report_timeout, t);
 	sonde_info(1, "%llu queries (%llu retransmits), %llu answered, %llu responses without a query seen",
 		   (unsigned long long)t->n.queries, (unsigned long long)t->n.retransmits,
@@ -370,11 +471,14 @@ static int on_end(void *ctx)
 			  (unsigned long long)(t->n.malformed + bad_header),
 			  (unsigned long long)bad_header);
 	if (nonlinear)
-		sonde_err("%llu DNS packets not decoded: payload in page fragments (typical of DNS over TCP)",
+		sonde_err("%llu DNS packets not decoded: payload in page fragments (DNS over TCP without tp_btf)",
 			  (unsigned long long)nonlinear);
 	if (t->n.cut)
 		sonde_info(1, "%llu responses longer than the %d bytes captured: answers cut short",
 			   (unsigned long long)t->n.cut, DNS_MAX_PAYLOAD);
+	if (t->n.tcp_lost)
+		sonde_err("lost %llu DNS-over-TCP packets: the perf buffer was full",
+			  (unsigned long long)t->n.tcp_lost);
 	if (t->n.untracked)
 		sonde_err("%llu queries not tracked: more than %d waiting at once",
 			  (unsigned long long)t->n.untracked, MAX_PENDING);
@@ -469,9 +573,12 @@ int main(int argc, char **argv)
 		.on_tick = on_tick,
 		.tick_ns = tick_for(t.timeout_ns),
 		.on_end = on_end,
+		.attach_extra = open_tcp_buffer,
 		.ctx = &t,
 	};
 	rc = sonde_session_run(&cfg);
+	perf_buffer__free(t.tcp_pb);
+	free(t.tcp_batch.events);
 	sonde_dns_pending_free(t.pending);
 	sonde_json_free(&t.json);
 	sonde_args_free(&t.args);

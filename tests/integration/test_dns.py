@@ -138,6 +138,32 @@ def test_dig_answers_nxdomain_aaaa_delay_in_netns(method):
     assert by_name(events, www, "www.sonde.test")["latency_ns"] < DELAY * 1e9
 
 
+def test_dns_over_tcp():
+    """With tp_btf the kernel copies TCP payload out of page fragments; the
+    other methods count such packets and say so."""
+    with dns_netns() as ns:
+        inode = netns_inode(ns)
+        tool = Tool("dns", "-o", "json")
+        v4, out = dig("127.0.0.1", "www.sonde.test", "A", 53, ns, "+tcp")
+        assert "192.0.2.10" in out
+        v6, out = dig("::1", "slow.sonde.test", "AAAA", 53, ns, "+tcp")
+        assert "2001:db8::20" in out
+        events = tool.wait_events(lambda e: e["pid"] in (v4, v6), count=2)
+        assert tool.stop() == 0
+        e = by_name(events, v4, "www.sonde.test")
+        assert (e["proto"], e["server"], e["rcode"]) == ("tcp", "127.0.0.1", "NOERROR")
+        assert e["answers"] == ["192.0.2.10", "192.0.2.11"] and e["netns"] == inode
+        e = by_name(events, v6, "slow.sonde.test", "AAAA")
+        assert (e["proto"], e["server"], e["answers"]) == ("tcp", "::1", ["2001:db8::20"])
+        assert DELAY * 1e9 <= e["latency_ns"] < DELAY * 1e9 + SLACK_NS
+
+        tool = Tool("dns", "-o", "json", "--attach", "raw_tp")
+        dig("127.0.0.1", "www.sonde.test", "A", 53, ns, "+tcp")
+        assert tool.stop() == 0
+        assert "DNS packets not decoded: payload in page fragments" in tool.stderr
+        assert tool.events() == []
+
+
 def test_getaddrinfo_and_go_resolver(go_resolve):
     with dns_netns() as ns:
         inode = netns_inode(ns)
