@@ -317,12 +317,10 @@ static void on_tcp_sample(void *ctx, int cpu, void *data, __u32 size)
 	const size_t head = offsetof(struct dns_event, payload);
 	struct dns_tool *t = ctx;
 	struct batch *b = &t->tcp_batch;
-	const struct dns_event *e = data;
 	struct dns_event *copy;
 
 	(void)cpu;
-	if (size < head || e->captured > DNS_MAX_PAYLOAD ||
-	    (size_t)e->skip + e->captured > size - head) {
+	if (size < head) {
 		t->n.malformed++;
 		return;
 	}
@@ -337,10 +335,16 @@ static void on_tcp_sample(void *ctx, int cpu, void *data, __u32 size)
 		b->events = grown;
 		b->cap = cap;
 	}
-	copy = &b->events[b->n++];
-	memcpy(copy, e, head);
-	memcpy(copy->payload, (const uint8_t *)data + head + e->skip, e->captured);
+	/* Perf samples are only 4-byte aligned: copy before reading. */
+	copy = &b->events[b->n];
+	memcpy(copy, data, head);
+	if (copy->captured > DNS_MAX_PAYLOAD || (size_t)copy->skip + copy->captured > size - head) {
+		t->n.malformed++;
+		return;
+	}
+	memcpy(copy->payload, (const uint8_t *)data + head + copy->skip, copy->captured);
 	copy->skip = 0;
+	b->n++;
 }
 
 static void on_tcp_lost(void *ctx, int cpu, __u64 count)
@@ -366,7 +370,8 @@ static int drain_tcp(struct dns_tool *t)
 	if (!t->tcp_pb)
 		return 0;
 	perf_buffer__consume(t->tcp_pb);
-	qsort(b->events, b->n, sizeof(*b->events), by_time);
+	if (b->n)
+		qsort(b->events, b->n, sizeof(*b->events), by_time);
 	for (size_t i = 0; i < b->n && rc >= 0; i++)
 		rc = handle_event(t, &b->events[i]);
 	b->n = 0;
