@@ -35,6 +35,7 @@ struct sonde_session {
 	int sigfd;
 	int interval_fd;
 	int deadline_fd;
+	int tick_fd;
 	int *pidfds;
 	size_t live_targets;
 	bool loaded;
@@ -383,6 +384,11 @@ static int setup_loop(struct sonde_session *s)
 		if (s->interval_fd < 0 || epoll_add(s->epfd, s->interval_fd, EPOLLIN))
 			return -errno;
 	}
+	if (s->cfg->tick_ns && s->cfg->on_tick) {
+		s->tick_fd = timer_fd(s->cfg->tick_ns, true);
+		if (s->tick_fd < 0 || epoll_add(s->epfd, s->tick_fd, EPOLLIN))
+			return -errno;
+	}
 	if (args->duration_ns) {
 		s->deadline_fd = timer_fd(args->duration_ns, false);
 		if (s->deadline_fd < 0 || epoll_add(s->epfd, s->deadline_fd, EPOLLIN))
@@ -436,6 +442,10 @@ static void handle_fd(struct sonde_session *s, int fd, uint32_t events)
 		drain(fd);
 		if (s->cfg->on_interval(s->cfg->ctx) < 0)
 			s->stop = true;
+	} else if (fd == s->tick_fd) {
+		drain(fd);
+		if (s->cfg->on_tick(s->cfg->ctx) < 0)
+			s->stop = true;
 	} else if (fd == STDOUT_FILENO) {
 		if (events & (EPOLLERR | EPOLLHUP))
 			s->stop = true;
@@ -480,7 +490,7 @@ static int loop(struct sonde_session *s)
 
 static void teardown_loop(struct sonde_session *s)
 {
-	int *fds[] = {&s->epfd, &s->sigfd, &s->interval_fd, &s->deadline_fd};
+	int *fds[] = {&s->epfd, &s->sigfd, &s->interval_fd, &s->deadline_fd, &s->tick_fd};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0)
@@ -525,7 +535,7 @@ static int load(struct sonde_session *s)
 int sonde_session_run(const struct sonde_session_config *cfg)
 {
 	struct sonde_session s = {.cfg = cfg, .epfd = -1, .sigfd = -1,
-				  .interval_fd = -1, .deadline_fd = -1};
+				  .interval_fd = -1, .deadline_fd = -1, .tick_fd = -1};
 	int rc;
 
 	if (cfg->n_probes > sizeof(s.chosen) / sizeof(s.chosen[0]))

@@ -56,6 +56,10 @@ struct sonde_session_config {
 	int (*on_ready)(void *ctx);	/* attached: e.g. print a table header */
 	int (*on_interval)(void *ctx);	/* every -i */
 	int (*on_end)(void *ctx);	/* after detaching: final summaries */
+	/* Every tick_ns while tracing, whatever -i says: for tools that act
+	 * on deadlines (e.g. report a request unanswered after a timeout). */
+	int (*on_tick)(void *ctx);
+	uint64_t tick_ns;
 	/* Called after load, before the table's probes attach: tool-specific
 	 * attachments (perf events, uprobes) via sonde_session_add_link(). */
 	int (*attach_extra)(struct sonde_session *s, void *ctx);
