@@ -4,7 +4,13 @@
  * is the pointer size, byte 15 flags: bit 0 big-endian, bit 1 "strings
  * inline" (Go 1.18+: two varint-length-prefixed strings after the header).
  * Without bit 1 (Go 1.13-1.17) the header holds two pointers to Go string
- * headers elsewhere in the image. */
+ * headers elsewhere in the image.
+ *
+ * Some release pipelines drop the header (esbuild's published binaries
+ * have none); the runtime's own copies remain: runtime.buildVersion, a Go
+ * string in writable data pointing at "go1.N...", and runtime.modinfo,
+ * wrapped in fixed sentinels by cmd/go. Those are the fallback, tried only
+ * on images with a Go pclntab so that no C program is taken for Go. */
 #include <elf.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -23,6 +29,14 @@ enum {
 	FLAG_INLINE_STRINGS = 2,
 	/* Module info is wrapped in 16-byte sentinels. */
 	SENTINEL_LEN = 16,
+};
+
+/* cmd/go's module info sentinels. */
+static const uint8_t info_start[SENTINEL_LEN] = {
+	0x30, 0x77, 0xaf, 0x0c, 0x92, 0x74, 0x08, 0x02, 0x41, 0xe1, 0xc1, 0x07, 0xe6, 0xd6, 0x18, 0xe6,
+};
+static const uint8_t info_end[SENTINEL_LEN] = {
+	0xf9, 0x32, 0x43, 0x31, 0x86, 0x18, 0x20, 0x72, 0x00, 0x82, 0x42, 0x10, 0x41, 0x16, 0xd8, 0xf2,
 };
 
 struct span {
@@ -171,22 +185,85 @@ static int scan(const struct elf_image *e, const uint8_t *data, uint64_t size, u
 	return -ENOENT;
 }
 
+static bool looks_like_version(struct span s, size_t max)
+{
+	return s.len > 4 && s.len < max && !memcmp(s.p, "go1.", 4) && s.p[4] >= '0' && s.p[4] <= '9' &&
+	       printable(s);
+}
+
+/* runtime.buildVersion: a {data, len} pair in writable data whose bytes
+ * look like a Go release version. */
+static bool find_build_version(const struct elf_image *e, struct span *version, size_t max)
+{
+	unsigned P = e->is64 ? 8 : 4;
+
+	for (size_t i = 0; i < e->phnum; i++) {
+		struct elf_segment seg;
+		const uint8_t *d;
+
+		if (!elf_image_segment(e, i, &seg) || seg.type != PT_LOAD || !(seg.flags & PF_W) ||
+		    !elf_in_bounds(seg.offset, seg.filesz, e->size))
+			continue;
+		d = e->data + seg.offset;
+		for (uint64_t off = 0; seg.filesz >= 2 * P && off <= seg.filesz - 2 * P; off += P) {
+			uint64_t len = elf_le(d + off + P, P);
+			size_t avail;
+
+			if (len < 5 || len >= max)
+				continue;
+			version->p = elf_image_at_vaddr(e, elf_le(d + off, P), &avail);
+			version->len = len;
+			if (version->p && avail >= len && looks_like_version(*version, max))
+				return true;
+		}
+	}
+	return false;
+}
+
+static int from_runtime_strings(const struct elf_image *e, struct sonde_go_buildinfo *out)
+{
+	struct sonde_gopclntab *t;
+	struct span version, info = {0};
+	const uint8_t *start, *end;
+
+	if (sonde_gopclntab_open_image(e->data, e->size, &t))
+		return -ENOENT;
+	sonde_gopclntab_free(t);
+	if (!find_build_version(e, &version, sizeof(out->version)) ||
+	    !copy_span(out->version, sizeof(out->version), version))
+		return -ENOENT;
+	start = memmem(e->data, e->size, info_start, SENTINEL_LEN);
+	if (start) {
+		start += SENTINEL_LEN;
+		end = memmem(start, e->size - (size_t)(start - e->data), info_end, SENTINEL_LEN);
+		if (end)
+			info = (struct span){ start, (size_t)(end - start) };
+	}
+	modinfo_field(info, "path", out->path, sizeof(out->path));
+	modinfo_field(info, "mod", out->module, sizeof(out->module));
+	return 0;
+}
+
 int sonde_go_buildinfo_read_image(const uint8_t *data, size_t size, struct sonde_go_buildinfo *out)
 {
 	struct elf_image e;
 	struct elf_section s;
 	const uint8_t *sec;
+	bool has_section;
 	int err = elf_image_open(&e, data, size);
 
 	memset(out, 0, sizeof(*out));
 	if (err)
 		return err;
-	if (elf_image_find_section(&e, ".go.buildinfo", &s)) {
+	has_section = elf_image_find_section(&e, ".go.buildinfo", &s);
+	if (has_section) {
 		sec = elf_image_section_data(&e, &s);
-		return sec ? scan(&e, sec, s.size, s.addr, out) : -EINVAL;
+		err = sec ? scan(&e, sec, s.size, s.addr, out) : -EINVAL;
+		if (err != -ENOENT)
+			return err;
 	}
 	/* Stripped of section headers, or older linkers: the writable data. */
-	for (size_t i = 0; i < e.phnum; i++) {
+	for (size_t i = 0; !has_section && i < e.phnum; i++) {
 		struct elf_segment seg;
 
 		if (!elf_image_segment(&e, i, &seg) || seg.type != PT_LOAD || !(seg.flags & PF_W) ||
@@ -196,7 +273,7 @@ int sonde_go_buildinfo_read_image(const uint8_t *data, size_t size, struct sonde
 		if (err != -ENOENT)
 			return err;
 	}
-	return -ENOENT;
+	return from_runtime_strings(&e, out);
 }
 
 int sonde_go_buildinfo_read_fd(int fd, struct sonde_go_buildinfo *out)

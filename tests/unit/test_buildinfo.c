@@ -82,6 +82,29 @@ static void no_section_headers(void)
 	free(bin.data);
 }
 
+/* Without the build info header (some release pipelines drop it), the
+ * runtime's version string and module info are found instead. */
+static void header_removed(void)
+{
+	struct file bin = read_file(stripped_path);
+	struct sonde_go_buildinfo bi;
+	uint8_t *hdr = memmem(bin.data, bin.size, "\xff Go buildinf:", 14);
+
+	CHECK(hdr != NULL);
+	if (hdr) {
+		memset(hdr, 0, 32);
+		CHECK_U64(sonde_go_buildinfo_read_image(bin.data, bin.size, &bi), 0);
+		CHECK_STR(bi.version, go_version);
+		CHECK_STR(bi.path, MODULE);
+		CHECK_STR(bi.module, MODULE);
+		/* And with no section headers either. */
+		memset(bin.data + offsetof(Elf64_Ehdr, e_shnum), 0, 2);
+		CHECK_U64(sonde_go_buildinfo_read_image(bin.data, bin.size, &bi), 0);
+		CHECK_STR(bi.version, go_version);
+	}
+	free(bin.data);
+}
+
 static void not_go(void)
 {
 	struct file self = read_file("/proc/self/exe");
@@ -284,6 +307,7 @@ int main(int argc, char **argv)
 	free(v.data);
 	RUN(workload);
 	RUN(no_section_headers);
+	RUN(header_removed);
 	RUN(not_go);
 	RUN(pointer_format);
 	RUN(inline_format);

@@ -83,8 +83,11 @@ struct sonde_go_buildinfo {
 /* Reads the .go.buildinfo data of an ELF image: the section, or with no
  * section headers the writable data segment, starting with the
  * "\xff Go buildinf:" magic. Both the pointer-based (Go 1.13-1.17) and the
- * inline (Go 1.18+) formats. 0 or -errno: -ENOEXEC not ELF, -ENOENT not a
- * Go binary, -EINVAL malformed. Takes any bytes: fuzzers call it directly. */
+ * inline (Go 1.18+) formats. Where that header was removed, an image with
+ * a Go pclntab still yields the runtime's version string and module info.
+ * 0 or -errno: -ENOEXEC not ELF, -ENOENT not a Go binary, -EINVAL
+ * malformed, -ENOTSUP big-endian. Takes any bytes: fuzzers call it
+ * directly. */
 int sonde_go_buildinfo_read_image(const uint8_t *data, size_t size, struct sonde_go_buildinfo *out);
 int sonde_go_buildinfo_read_fd(int fd, struct sonde_go_buildinfo *out);
 
