@@ -542,11 +542,13 @@ static int locate_table(struct sonde_gopclntab *t, const struct elf_image *e)
 	struct elf_section s;
 	const uint8_t *data;
 
-	if (elf_image_find_section(e, ".gopclntab", &s)) {
+	/* Go's internal linker names it .data.rel.ro.gopclntab in PIEs. */
+	if (elf_image_find_section(e, ".gopclntab", &s) ||
+	    elf_image_find_section(e, ".data.rel.ro.gopclntab", &s)) {
 		data = elf_image_section_data(e, &s);
 		return data ? init_table(t, data, s.size, s.addr) : -EINVAL;
 	}
-	/* Linked externally (e.g. PIE), the table sits inside read-only data. */
+	/* Linked externally, the table sits somewhere inside read-only data. */
 	for (size_t i = 0; i < e->shnum; i++)
 		if (elf_image_section(e, i, &s) && s.type == SHT_PROGBITS && (s.flags & SHF_ALLOC) &&
 		    !(s.flags & SHF_EXECINSTR) && (data = elf_image_section_data(e, &s)) &&

@@ -1,10 +1,11 @@
 /* Go build info: the Go workload built for the tests (with symbols,
  * stripped, and with its section headers removed) must report the version
- * `go env GOVERSION` printed at build time and its module path; small
+ * `go env GOVERSION` printed at build time and its module path, and so
+ * must its PIE build; small
  * synthetic ELF images cover the pre-1.18 pointer format and malformed
  * input.
  *
- *   test_buildinfo BINARY STRIPPED GO_VERSION_FILE */
+ *   test_buildinfo BINARY STRIPPED PIE GO_VERSION_FILE */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +18,7 @@
 
 #define MODULE "example.com/sonde/gosym_workload"
 
-static const char *binary_path, *stripped_path;
+static const char *binary_path, *stripped_path, *pie_path;
 static char go_version[64];
 
 struct file {
@@ -57,9 +58,9 @@ static int read_path(const char *path, struct sonde_go_buildinfo *bi)
 
 static void workload(void)
 {
-	const char *paths[] = { binary_path, stripped_path };
+	const char *paths[] = { binary_path, stripped_path, pie_path };
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		struct sonde_go_buildinfo bi;
 
 		CHECK_U64(read_path(paths[i], &bi), 0);
@@ -296,13 +297,14 @@ int main(int argc, char **argv)
 {
 	struct file v;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s BINARY STRIPPED GO_VERSION_FILE\n", argv[0]);
+	if (argc != 5) {
+		fprintf(stderr, "usage: %s BINARY STRIPPED PIE GO_VERSION_FILE\n", argv[0]);
 		return 2;
 	}
 	binary_path = argv[1];
 	stripped_path = argv[2];
-	v = read_file(argv[3]);
+	pie_path = argv[3];
+	v = read_file(argv[4]);
 	sscanf((char *)v.data, "%63s", go_version);
 	free(v.data);
 	RUN(workload);

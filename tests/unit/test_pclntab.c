@@ -2,10 +2,11 @@
  * (tests/workloads/gosym_workload.go), with symbols and stripped, and
  * against Go's own view of it: `go tool nm -size` for entries and sizes,
  * `go tool objdump` for the file:line of every instruction of main.*, and
- * the "LINE:" markers of the source for inlined calls. Then malformed
- * input: truncated files, random bytes, corrupted headers and tables.
+ * the "LINE:" markers of the source for inlined calls; a stripped PIE build
+ * must agree. Then malformed input: truncated files, random bytes,
+ * corrupted headers and tables.
  *
- *   test_pclntab BINARY STRIPPED NM OBJDUMP SOURCE */
+ *   test_pclntab BINARY STRIPPED PIE NM OBJDUMP SOURCE */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 
 #include "check.h"
 
-static const char *binary_path, *stripped_path, *nm_path, *objdump_path, *source_path;
+static const char *binary_path, *stripped_path, *pie_path, *nm_path, *objdump_path, *source_path;
 
 struct file {
 	uint8_t *data;
@@ -224,12 +225,12 @@ static void lines_match_objdump(void)
  * square at its body's line, then spin at the call's line. */
 static void inline_frames(void)
 {
-	const char *paths[] = { binary_path, stripped_path };
+	const char *paths[] = { binary_path, stripped_path, pie_path };
 	int64_t body = marker_line("square_body"), call = marker_line("spin_calls_square");
 	int64_t send = marker_line("goroutine_send"), gc = marker_line("main_gc");
 
 	CHECK(body && call && send && gc);
-	for (int b = 0; b < 2; b++) {
+	for (int b = 0; b < 3; b++) {
 		struct sonde_gopclntab *t = open_path(paths[b]);
 		struct sonde_go_func spin, main_fn, func1;
 		bool inlined = false, saw_send = false, saw_gc = false;
@@ -279,6 +280,34 @@ static void inline_frames(void)
 		CHECK(saw_send);
 		sonde_gopclntab_free(t);
 	}
+}
+
+/* The PIE (its table in .data.rel.ro.gopclntab, code elsewhere) knows the
+ * same functions, starting at the same lines. */
+static void pie(void)
+{
+	struct sonde_gopclntab *t = open_path(binary_path), *p = open_path(pie_path);
+
+	CHECK(t && p);
+	if (!t || !p)
+		goto out;
+	CHECK_STR(sonde_gopclntab_format(p), "go1.18");
+	CHECK(sonde_gopclntab_has_inline(p));
+	for (size_t i = 0; i < sizeof(known_functions) / sizeof(*known_functions); i++) {
+		struct sonde_go_func f, g;
+		struct sonde_go_frame ft = {0}, fp = {0};
+
+		CHECK(sonde_gopclntab_find(t, known_functions[i], &f, 1) >= 1);
+		CHECK(sonde_gopclntab_find(p, known_functions[i], &g, 1) >= 1);
+		CHECK(physical_frame(t, f.entry, &ft) == 1);
+		CHECK(physical_frame(p, g.entry, &fp) == 1);
+		CHECK_STR(fp.function, known_functions[i]);
+		CHECK_STR(fp.file, ft.file);
+		CHECK_U64(fp.line, ft.line);
+	}
+out:
+	sonde_gopclntab_free(t);
+	sonde_gopclntab_free(p);
 }
 
 /* Every function: readable, in address order, its entry resolves to it. */
@@ -495,19 +524,21 @@ out:
 
 int main(int argc, char **argv)
 {
-	if (argc != 6) {
-		fprintf(stderr, "usage: %s BINARY STRIPPED NM OBJDUMP SOURCE\n", argv[0]);
+	if (argc != 7) {
+		fprintf(stderr, "usage: %s BINARY STRIPPED PIE NM OBJDUMP SOURCE\n", argv[0]);
 		return 2;
 	}
 	binary_path = argv[1];
 	stripped_path = argv[2];
-	nm_path = argv[3];
-	objdump_path = argv[4];
-	source_path = argv[5];
+	pie_path = argv[3];
+	nm_path = argv[4];
+	objdump_path = argv[5];
+	source_path = argv[6];
 	RUN(formats);
 	RUN(names_match_nm);
 	RUN(lines_match_objdump);
 	RUN(inline_frames);
+	RUN(pie);
 	RUN(all_functions);
 	RUN(bare_table);
 	RUN(no_section_headers);
