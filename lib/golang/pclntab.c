@@ -292,8 +292,9 @@ static bool pc_iter_init(const struct sonde_gopclntab *t, uint32_t off, uint64_t
 }
 
 /* Advances to the next (value, end PC) pair; false at the end of the
- * table or on malformed input. Each step consumes at least two bytes, so
- * iteration is bounded by the table size. */
+ * table or on malformed input. Go never writes an empty PC range, so a
+ * zero PC delta is malformed: every step advances the PC, and iteration
+ * is bounded by both the table size and the distance to any target PC. */
 static bool pc_step(struct pc_iter *it)
 {
 	uint32_t uv, pcdelta;
@@ -302,7 +303,7 @@ static bool pc_step(struct pc_iter *it)
 		return false;
 	/* Zig-zag: low bit set means negative. */
 	it->val += (uv & 1) ? ~(uv >> 1) : uv >> 1;
-	if (!uvarint32(it, &pcdelta))
+	if (!uvarint32(it, &pcdelta) || !pcdelta)
 		return false;
 	it->pc += (uint64_t)pcdelta * it->quantum;
 	return true;
@@ -330,7 +331,7 @@ static uint64_t func_end(const struct sonde_gopclntab *t, const struct func_rec 
 	uint64_t end = f->entry;
 
 	if (pc_iter_init(t, f->pcln, f->entry, &it))
-		while (pc_step(&it))
+		while (end <= next_entry && pc_step(&it))
 			end = it.pc;
 	return end > f->entry && end <= next_entry ? end : next_entry;
 }

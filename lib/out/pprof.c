@@ -149,8 +149,10 @@ struct sonde_pprof {
 	size_t mapping_flags_cap;
 	int64_t *values;		/* n_types per sample */
 	size_t values_cap;
-	uint64_t *key;			/* scratch for building keys */
-	size_t key_cap;
+	/* Scratch space, reused across samples: a key being built, the lines
+	 * of a location, the location ids of a sample. */
+	uint64_t *key, *lines, *loc_ids;
+	size_t key_cap, lines_cap, loc_ids_cap;
 	size_t n_types;
 	uint32_t *type_strings;		/* type, unit per sample type */
 	bool has_period_type;
@@ -275,14 +277,13 @@ static int intern_location(struct sonde_pprof *p, const struct sonde_pprof_frame
 		if (!mapping)
 			mapping = frames[i].mapping;
 	}
-	/* Interning may reallocate the scratch key: build the lines apart. */
-	lines = calloc(2 * n, sizeof(*lines));
-	if (!lines)
+	if (n > SIZE_MAX / 2 || grow((void **)&p->lines, sizeof(*p->lines), 2 * n, &p->lines_cap))
 		return -ENOMEM;
+	lines = p->lines;
 	for (size_t i = 0; i < n; i++) {
 		err = intern_function(p, &frames[i], &lines[2 * i]);
 		if (err)
-			goto out;
+			return err;
 		lines[2 * i + 1] = (uint64_t)frames[i].line;
 		if (frames[i].function)
 			flags |= MAP_HAS_FUNCTIONS | MAP_HAS_INLINE;
@@ -293,7 +294,7 @@ static int intern_location(struct sonde_pprof *p, const struct sonde_pprof_frame
 	}
 	err = intern_mapping(p, mapping, &mapping_id);
 	if (err)
-		goto out;
+		return err;
 	if (mapping_id)
 		p->mapping_flags[mapping_id - 1] |= flags;
 	err = key_put(p, &len, mapping_id) ?: key_put(p, &len, address);
@@ -303,26 +304,22 @@ static int intern_location(struct sonde_pprof *p, const struct sonde_pprof_frame
 		err = blob_intern(&p->locations, p->key, len * sizeof(*p->key), &index);
 	if (!err)
 		*id = index + 1;
-out:
-	free(lines);
 	return err;
 }
 
 int sonde_pprof_add_sample(struct sonde_pprof *p, const struct sonde_pprof_frame *frames, size_t n_frames,
 			   const int64_t *values, const struct sonde_pprof_label *labels, size_t n_labels)
 {
-	uint64_t *loc_ids = NULL;
+	uint64_t *loc_ids;
 	size_t n_locs = 0, len = 0;
 	uint32_t index, prev_n;
 	int err = 0;
 
 	if ((n_frames && !frames) || (p->n_types && !values) || (n_labels && !labels))
 		return -EINVAL;
-	if (n_frames) {
-		loc_ids = calloc(n_frames, sizeof(*loc_ids));
-		if (!loc_ids)
-			return -ENOMEM;
-	}
+	if (grow((void **)&p->loc_ids, sizeof(*p->loc_ids), n_frames, &p->loc_ids_cap))
+		return -ENOMEM;
+	loc_ids = p->loc_ids;
 	for (size_t i = 0; i < n_frames && !err;) {
 		size_t j = i;
 
@@ -350,7 +347,6 @@ int sonde_pprof_add_sample(struct sonde_pprof *p, const struct sonde_pprof_frame
 			      key_put(p, &len, s) ?: key_put(p, &len, (uint64_t)(l->str ? 0 : l->num)) ?:
 			      key_put(p, &len, u);
 	}
-	free(loc_ids);
 	if (err)
 		return err;
 	prev_n = p->samples.n;
@@ -619,6 +615,8 @@ void sonde_pprof_free(struct sonde_pprof *p)
 	free(p->mapping_flags);
 	free(p->values);
 	free(p->key);
+	free(p->lines);
+	free(p->loc_ids);
 	free(p->type_strings);
 	free(p);
 }
