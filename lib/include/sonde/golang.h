@@ -51,8 +51,10 @@ struct sonde_go_func {
 size_t sonde_gopclntab_nfuncs(const struct sonde_gopclntab *t);
 /* Function i (in address order). 0 or -EINVAL if its record is bad. */
 int sonde_gopclntab_func(const struct sonde_gopclntab *t, size_t i, struct sonde_go_func *f);
-/* Functions called name (exact match): fills up to max, returns how many
- * matched (0 if none) or -EINVAL. */
+/* Functions called name (exact match; an assembly function and its ABI
+ * wrapper share a name, e.g. runtime.newproc): fills up to max in address
+ * order, returns how many matched (0 if none) or -EINVAL. A linear scan:
+ * callers looking up many names should walk _func instead. */
 int sonde_gopclntab_find(const struct sonde_gopclntab *t, const char *name,
 			 struct sonde_go_func *out, size_t max);
 
