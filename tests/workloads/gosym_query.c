@@ -2,16 +2,18 @@
  * tests on Go binaries the build does not produce (e.g. a current Go
  * release's, fetched by the test):
  *
- *   gosym_query BINARY [FUNCTION...]
+ *   gosym_query BINARY [FUNCTION|0xPC...]
  *
  * "version", "path", "module" from the build info; "format", "inline",
  * "functions" from the pclntab; per FUNCTION one "func NAME ENTRY END" line
- * per match, the frames at its entry ("frame ...", innermost first) and
- * how many of its PCs have inline frames ("inlined_pcs NAME N"). */
+ * per match, the frames at its entry and how many of its PCs have inline
+ * frames ("inlined_pcs NAME N"); per PC its frames. Frames are printed
+ * innermost first as "frame PC FUNCTION FILE LINE inlined|-". */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -58,8 +60,13 @@ int main(int argc, char **argv)
 	       sonde_gopclntab_has_inline(t) ? "yes" : "no", sonde_gopclntab_nfuncs(t));
 	for (int i = 2; i < argc; i++) {
 		struct sonde_go_func f[4];
-		int n = sonde_gopclntab_find(t, argv[i], f, 4);
+		int n;
 
+		if (!strncmp(argv[i], "0x", 2)) {
+			print_frames(t, strtoull(argv[i], NULL, 16));
+			continue;
+		}
+		n = sonde_gopclntab_find(t, argv[i], f, 4);
 		for (int j = 0; j < n && j < 4; j++) {
 			struct sonde_go_frame fr[2];
 			size_t inlined = 0;
