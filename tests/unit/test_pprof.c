@@ -505,10 +505,41 @@ static void many_samples(void)
 	free_profile(&p);
 }
 
+/* Frames of a mapping with addresses only: the mapping says it has no
+ * symbols, so pprof may symbolize them from the file itself. */
+static void unsymbolized_mapping(void)
+{
+	struct sonde_pprof_mapping lib = { 0x7f0000000000ull, 0x7f0000100000ull, 0, "/usr/lib/libx.so", NULL };
+	struct sonde_pprof_frame f[] = {
+		{ 0x7f0000001234ull, &lib, NULL, NULL, 0, false },
+		{ 0x7f0000005678ull, &lib, NULL, NULL, 0, false },
+	};
+	struct sonde_pprof *pp = sonde_pprof_new(types, 1, NULL, 0);
+	int64_t v = 5;
+	struct profile p;
+
+	CHECK(pp != NULL);
+	if (!pp)
+		return;
+	CHECK_U64(sonde_pprof_add_sample(pp, f, 2, &v, NULL, 0), 0);
+	CHECK_U64(roundtrip(pp, &p), 0);
+	sonde_pprof_free(pp);
+	CHECK_U64(p.n_mappings, 1);
+	for (int i = 0; i < 4; i++)
+		CHECK(!p.mappings[0].has[i]);
+	CHECK_U64(p.mappings[0].build_id, 0);	/* NULL build id: "" */
+	CHECK_U64(p.n_locations, 2);
+	CHECK_U64(p.locations[0].address, 0x7f0000001234ull);
+	CHECK_U64(p.locations[1].address, 0x7f0000005678ull);
+	CHECK_STR(line_function(&p, &p.locations[0].lines[0]), "[unknown]");
+	free_profile(&p);
+}
+
 int main(void)
 {
 	RUN(full_profile);
 	RUN(empty_profile);
 	RUN(many_samples);
+	RUN(unsymbolized_mapping);
 	return CHECK_DONE();
 }

@@ -6,7 +6,8 @@
  *
  * Both parsers take untrusted input: every offset and size read from the
  * file is checked against the image, malformed input yields an error,
- * never a crash, and nothing is allocated in proportion to the input.
+ * never a crash, and nothing is allocated in proportion to the input. An
+ * opened table is read-only: lookups may run from several threads.
  * Only little-endian binaries (amd64, arm64, 386, arm, riscv64, ...) are
  * understood. */
 #ifndef SONDE_GOLANG_H
