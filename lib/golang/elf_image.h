@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Internal: not exported from libsonde.so. */
+#pragma GCC visibility push(hidden)
+
 struct elf_image {
 	const uint8_t *data;
 	size_t size;
@@ -62,5 +65,7 @@ static inline bool elf_in_bounds(uint64_t off, uint64_t len, uint64_t size)
 {
 	return off <= size && len <= size - off;
 }
+
+#pragma GCC visibility pop
 
 #endif
