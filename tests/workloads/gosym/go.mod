@@ -1,0 +1,3 @@
+module example.com/sonde/gosym_workload
+
+go 1.19

@@ -1,0 +1,3 @@
+module example.com/sonde/gosym_reference
+
+go 1.19
