@@ -6,6 +6,7 @@
 
 #include <bpf/libbpf.h>
 
+#include <sonde/caps.h>
 #include <sonde/clock.h>
 #include <sonde/cli.h>
 #include <sonde/container.h>
@@ -426,6 +427,8 @@ int main(int argc, char **argv)
 		.on_interval = t.count ? print_summary : NULL,
 		.on_end = t.count ? print_summary : NULL,
 		.ctx = &t,
+		/* /proc/PID/fd of other processes, for owners BPF did not see */
+		.keep_caps = SONDE_KEEP_PROC_READ,
 	};
 	rc = sonde_session_run(&cfg);
 	if (t.unknown_owner)

@@ -13,7 +13,9 @@ who and where it is, then {"done": true} when finished.
 
 With --wait before the role, each side reads a line from stdin after the
 connection is up and before it sends anything, so a tracer can start on
-an already established connection."""
+an already established connection. With --comm NAME (first) the process
+renames itself (the kernel's comm) before it opens its socket."""
+import ctypes
 import json
 import os
 import socket
@@ -76,6 +78,10 @@ def connect(host, port, what, wait):
 
 
 args = sys.argv[1:]
+if args[:1] == ["--comm"]:
+    PR_SET_NAME = 15
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_NAME, args[1].encode(), 0, 0, 0)
+    args = args[2:]
 wait = bool(args) and args[0] == "--wait"
 if wait:
     args = args[1:]

@@ -1,0 +1,296 @@
+"""sonde-tcpretrans against real retransmissions: TCP transfers over a lossy
+loopback inside a private network namespace (iptables drops a fifth of the
+data segments at random), on every attach path this kernel offers. Checks
+the connection, the owner (the client's or the server's PID, never the
+task that happened to run the timer or softirq), state, kind, and that
+--count agrees with the events."""
+import contextlib
+import json
+import subprocess
+import time
+
+import pytest
+
+from harness import PYTHON, ROOT, Tool, in_netns, netns, run, wait_for
+
+TRANSFER = ROOT / "tests" / "workloads" / "tcp_transfer.py"
+FIELDS = {"ts_ns", "pid", "comm", "af", "saddr", "sport", "daddr", "dport", "state", "kind",
+          "ca_state", "container"}
+COUNT_FIELDS = {"ts_ns", "pid", "comm", "af", "saddr", "sport", "daddr", "dport", "count",
+                "tlp_count", "container"}
+STATES = {"ESTABLISHED", "SYN_SENT", "FIN_WAIT1", "CLOSE_WAIT", "LAST_ACK", "CLOSING"}
+CA_STATES = {"open", "disorder", "cwr", "recovery", "loss"}
+SIZE = 200_000  # ~140 segments each way at MTU 1500: losses are certain
+
+
+def iptables(ns, family, *rule):
+    cmd = "ip6tables" if family == "ipv6" else "iptables"
+    in_netns(ns, cmd, "-w", *rule, check=True)
+
+
+@contextlib.contextmanager
+def lossy_netns(family="ipv4"):
+    """A namespace whose loopback drops 20% of TCP data segments (not the
+    small SYN/ACK/FIN ones, so handshakes and teardown stay quick)."""
+    with netns() as ns:
+        # One segment per packet: lo would otherwise carry 64 KB TSO
+        # packets, a handful per transfer, and the dice could spare them all.
+        in_netns(ns, "ip", "link", "set", "lo", "mtu", "1500", "gso_max_size", "1500", check=True)
+        iptables(ns, family, "-A", "INPUT", "-p", "tcp", "-m", "length", "--length", "200:65535",
+                 "-m", "statistic", "--mode", "random", "--probability", "0.2", "-j", "DROP")
+        yield ns
+
+
+class Peer:
+    """One end of tcp_transfer.py running in the namespace."""
+
+    def __init__(self, ns, *args):
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, PYTHON, str(TRANSFER), *map(str, args)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.info = json.loads(self.proc.stdout.readline())
+        assert self.info["pid"] == self.proc.pid, "ip netns exec runs the workload in place"
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def line(self, key):
+        """Reads the next line, which must carry key."""
+        info = json.loads(self.proc.stdout.readline())
+        assert key in info, info
+        return info[key]
+
+    def tell(self):
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def finish(self):
+        assert self.line("done") is True
+        assert self.proc.wait(120) == 0
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def quiesce(ns, family="ipv4"):
+    """Stops the loss and waits until no connection is left that could
+    still retransmit (TIME-WAIT sockets do not)."""
+    iptables(ns, family, "-F", "INPUT")
+
+    def settled():
+        out = in_netns(ns, "ss", "-Htan", capture_output=True, text=True, check=True).stdout
+        return all(l.split()[0] in ("TIME-WAIT", "LISTEN") for l in out.splitlines() if l.strip())
+    wait_for(settled, 60, "connections in the namespace to close")
+
+
+def retrans_segs(ns):
+    """The namespace's own TcpRetransSegs counter (/proc/net is per netns)."""
+    lines = [l.split() for l in in_netns(ns, "cat", "/proc/net/snmp", capture_output=True,
+                                         text=True, check=True).stdout.splitlines() if l.startswith("Tcp:")]
+    return int(lines[1][lines[0].index("RetransSegs")])
+
+
+def transfer(ns, host, *tool_args, server_args=(), client_args=()):
+    """Starts the server, the tools (given the server's port), then the
+    client; returns (tools, server, client, server_port, client_port)."""
+    server = Peer(ns, *server_args, "serve", host, SIZE)
+    port = server.info["port"]
+    tools = [Tool("tcpretrans", *[a.format(port=port) for a in args]) for args in tool_args]
+    client = Peer(ns, *client_args, "connect", host, port, SIZE)
+    assert server.line("peer_port") == client.info["sport"]
+    return tools, server, client, port, client.info["sport"]
+
+
+def side(events, sport, dport):
+    return [e for e in events if (e["sport"], e["dport"]) == (sport, dport)]
+
+
+@pytest.mark.parametrize("method,host", [("tp_btf", "127.0.0.1"), ("raw_tp", "127.0.0.1"),
+                                         ("tracepoint", "127.0.0.1"), ("tp_btf", "::1")])
+def test_events_name_the_owner_of_each_end(method, host):
+    family = "ipv6" if ":" in host else "ipv4"
+    with lossy_netns(family) as ns:
+        started = time.time_ns()
+        (tool,), server, client, port, cport = transfer(
+            ns, host, ("-o", "json", "-P", "{port}", "--attach", method))
+        client.finish()
+        server.finish()
+        quiesce(ns, family)
+        segs = retrans_segs(ns)
+        assert tool.stop() == 0
+    assert f"TCP retransmits: using {method}" in tool.stderr
+    assert "owner is unknown" not in tool.stderr
+    events = tool.events()
+    from_client, from_server = side(events, cport, port), side(events, port, cport)
+    assert from_client and from_server, tool.stdout
+    assert len(from_client) + len(from_server) == len(events)
+    # Every event is a segment the kernel counted as retransmitted.
+    assert len(events) <= segs
+    for e in events:
+        assert set(e) == FIELDS
+        assert (e["af"], e["saddr"], e["daddr"]) == (family, host, host)
+        assert e["comm"] == "python3"
+        assert e["container"] == ""
+        assert e["state"] in STATES
+        assert e["ca_state"] in CA_STATES
+        assert e["kind"] in ("retrans", "tlp")
+        if e["kind"] == "tlp":
+            assert e["ca_state"] in ("open", "cwr")
+        assert started < e["ts_ns"] < time.time_ns()
+    assert {e["pid"] for e in from_client} == {client.pid}
+    assert {e["pid"] for e in from_server} == {server.pid}
+
+
+def test_count_matches_events_and_sorts():
+    with lossy_netns() as ns:
+        (events_tool, json_counts, table_counts), server, client, port, cport = transfer(
+            ns, "127.0.0.1",
+            ("-o", "json", "-P", "{port}"),
+            ("--count", "-o", "json", "-P", "{port}"),
+            ("--count", "-P", "{port}"))
+        client.finish()
+        server.finish()
+        quiesce(ns)
+        for tool in (events_tool, json_counts, table_counts):
+            assert tool.stop() == 0
+    events = events_tool.events()
+    rows = json_counts.events()
+    assert len(rows) == 2, json_counts.stdout
+    for row in rows:
+        assert set(row) == COUNT_FIELDS
+        mine = side(events, row["sport"], row["dport"])
+        assert row["count"] == len(mine) > 0
+        assert row["tlp_count"] == sum(e["kind"] == "tlp" for e in mine)
+        assert row["pid"] == (client.pid if row["sport"] == cport else server.pid)
+        assert (row["af"], row["saddr"], row["daddr"], row["comm"]) == ("ipv4", "127.0.0.1", "127.0.0.1", "python3")
+    assert rows[0]["count"] >= rows[1]["count"], "sorted by count"
+
+    lines = table_counts.lines()
+    assert lines[0].split() == ["PID", "COMM", "IP", "LADDR:LPORT", "RADDR:RPORT", "RETRANS", "TLP"]
+    table = {tuple(l.split()[3:5]): l.split() for l in lines[1:]}
+    assert len(table) == 2
+    for row in rows:
+        cells = table[(f"127.0.0.1:{row['sport']}", f"127.0.0.1:{row['dport']}")]
+        assert cells[:3] == [str(row["pid"]), "python3", "4"]
+        assert cells[5:] == [str(row["count"]), str(row["tlp_count"])]
+
+
+def test_count_every_interval():
+    with lossy_netns() as ns:
+        (tool,), server, client, port, cport = transfer(
+            ns, "127.0.0.1", ("--count", "-i", "200ms", "-o", "json", "-P", "{port}"))
+        client.finish()
+        server.finish()
+        quiesce(ns)
+        # Summaries cover the time since the previous one: once all is
+        # quiet, nothing more is reported.
+        wait_for(lambda: tool.events(), what="an interval summary")
+        assert tool.stop() == 0
+    rows = tool.events()
+    assert len({r["ts_ns"] for r in rows}) >= 1
+    assert {r["pid"] for r in rows} == {client.pid, server.pid}
+    assert all(r["count"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("method", ["tp_btf", "raw_tp"])
+def test_sockets_opened_before_the_tool(method):
+    """The owner of an established connection is learned from its first
+    send after the tool started (tcp_sendmsg_locked)."""
+    with lossy_netns() as ns:
+        server = Peer(ns, "--wait", "serve", "127.0.0.1", SIZE)
+        port = server.info["port"]
+        client = Peer(ns, "--wait", "connect", "127.0.0.1", port, SIZE)
+        cport = server.line("peer_port")
+        tool = Tool("tcpretrans", "-o", "json", "-P", port, "--attach", method)
+        server.tell()
+        client.tell()
+        client.finish()
+        server.finish()
+        quiesce(ns)
+        assert tool.stop() == 0
+    events = tool.events()
+    assert {e["pid"] for e in side(events, cport, port)} == {client.pid}
+    assert {e["pid"] for e in side(events, port, cport)} == {server.pid}
+
+
+def test_owner_found_in_proc_for_a_silent_old_socket():
+    """A connection opened before the tool that never sends again, only its
+    FIN, which is dropped: BPF never sees its owner in process context, so
+    user space finds it by the socket's inode in /proc/PID/fd."""
+    with netns() as ns:
+        server = Peer(ns, "--wait", "serve", "127.0.0.1", 0)
+        port = server.info["port"]
+        client = Peer(ns, "connect", "127.0.0.1", port, "fin")
+        cport = server.line("peer_port")
+        tool = Tool("tcpretrans", "-o", "json", "-P", port)
+        iptables(ns, "ipv4", "-A", "INPUT", "-p", "tcp", "--dport", str(port), "-j", "DROP")
+        client.tell()  # shutdown(SHUT_WR): the FIN is retransmitted
+        events = tool.wait_events(lambda e: e["sport"] == cport, count=2)
+        client.kill()
+        server.kill()
+        assert tool.stop() == 0
+    for e in events[:2]:
+        assert (e["pid"], e["comm"], e["state"], e["dport"]) == (client.pid, "python3", "FIN_WAIT1", port)
+    assert "looked for socket owners in /proc 1 time" in tool.stderr
+
+
+def test_pid_filter_applies_to_the_owner():
+    with lossy_netns() as ns:
+        server = Peer(ns, "serve", "127.0.0.1", SIZE)
+        port = server.info["port"]
+        tool = Tool("tcpretrans", "-o", "json", "-P", port, "-p", server.pid)
+        client = Peer(ns, "connect", "127.0.0.1", port, SIZE)
+        server.line("peer_port")
+        client.finish()
+        server.finish()
+        quiesce(ns)
+        tool.stop()
+    events = tool.events()
+    assert events, tool.stderr
+    assert {(e["pid"], e["sport"]) for e in events} == {(server.pid, port)}
+
+
+def test_table_and_hostile_comm():
+    """The owner's name is the client's own (set before connecting), escaped
+    in JSON and neutralised in the table."""
+    name = "ev\x1bil\tname"
+    with lossy_netns() as ns:
+        (table, js), server, client, port, cport = transfer(
+            ns, "127.0.0.1", ("-P", "{port}"), ("-o", "json", "-P", "{port}"),
+            client_args=("--comm", name))
+        client.finish()
+        server.finish()
+        quiesce(ns)
+        assert table.stop() == 0 and js.stop() == 0
+    assert {e["comm"] for e in side(js.events(), cport, port)} == {name}
+    assert '"ev\\u001bil\\tname"' in js.stdout
+    lines = table.lines()
+    assert lines[0].split() == ["TIME", "PID", "COMM", "IP", "LADDR:LPORT", "RADDR:RPORT", "STATE", "CA", "KIND"]
+    assert "\x1b" not in table.stdout and "\t" not in table.stdout
+    mine = [c for c in map(str.split, lines[1:]) if c[4] == f"127.0.0.1:{cport}"]
+    assert mine, table.stdout
+    for cells in mine:
+        assert cells[1] == str(client.pid) and cells[2] == "ev\\x1bil\\x09name" and cells[3] == "4"
+        assert cells[4:6] == [f"127.0.0.1:{cport}", f"127.0.0.1:{port}"]
+        assert cells[6] in STATES and cells[7] in CA_STATES and cells[8] in ("retrans", "tlp")
+
+
+def test_usage_errors_and_unsupported_method():
+    for args in (["-i", "1"], ["-P", "0"], ["-P", "ssh"], ["-o", "folded"], ["--count", "-o", "pprof"],
+                 ["-p", "999999999"], ["--bogus"]):
+        r = run("tcpretrans", *args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert r.stdout == ""
+    r = run("tcpretrans", "--attach", "kprobe")
+    assert r.returncode == 4 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    help_text = run("tcpretrans", "--help").stdout
+    assert "Usage: sonde-tcpretrans" in help_text and "--count" in help_text
+
+
+def test_duration_ends_cleanly():
+    tool = Tool("tcpretrans", "--count", "-d", "1s")
+    assert tool.wait_exit(timeout=30) == 0
+    assert tool.lines()[0].split()[0] == "PID"
