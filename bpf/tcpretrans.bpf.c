@@ -129,7 +129,9 @@ static __always_inline int handle_accept_exit(long fd)
 	if (!sock || BPF_CORE_READ(sock, file) != file)
 		return 0;
 	sk = BPF_CORE_READ(sock, sk);
-	if (sk && is_tcp(sk))
+	/* Reset before accept() returned: it already passed TCP_CLOSE, where
+	 * its entry would have been removed. */
+	if (sk && is_tcp(sk) && BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE)
 		record_owner(sk, BPF_ANY);
 	return 0;
 }

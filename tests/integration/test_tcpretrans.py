@@ -85,11 +85,12 @@ def quiesce(ns, family="ipv4"):
     wait_for(settled, 60, "connections in the namespace to close")
 
 
-def retrans_segs(ns):
-    """The namespace's own TcpRetransSegs counter (/proc/net is per netns)."""
-    lines = [l.split() for l in in_netns(ns, "cat", "/proc/net/snmp", capture_output=True,
-                                         text=True, check=True).stdout.splitlines() if l.startswith("Tcp:")]
-    return int(lines[1][lines[0].index("RetransSegs")])
+def mib(ns, table, prefix, name):
+    """A counter of the namespace's own TCP MIB (/proc/net is per netns)."""
+    lines = [l.split() for l in in_netns(ns, "cat", f"/proc/net/{table}", capture_output=True,
+                                         text=True, check=True).stdout.splitlines()
+             if l.startswith(prefix)]
+    return int(lines[1][lines[0].index(name)])
 
 
 def transfer(ns, host, *tool_args, server_args=(), client_args=()):
@@ -118,7 +119,8 @@ def test_events_name_the_owner_of_each_end(method, host):
         client.finish()
         server.finish()
         quiesce(ns, family)
-        segs = retrans_segs(ns)
+        segs = mib(ns, "snmp", "Tcp:", "RetransSegs")
+        probes = mib(ns, "netstat", "TcpExt:", "TCPLossProbes")
         assert tool.stop() == 0
     assert f"TCP retransmits: using {method}" in tool.stderr
     assert "owner is unknown" not in tool.stderr
@@ -126,8 +128,10 @@ def test_events_name_the_owner_of_each_end(method, host):
     from_client, from_server = side(events, cport, port), side(events, port, cport)
     assert from_client and from_server, tool.stdout
     assert len(from_client) + len(from_server) == len(events)
-    # Every event is a segment the kernel counted as retransmitted.
+    # Every event is a segment the kernel counted as retransmitted, every
+    # tlp one a loss probe (the kernel also counts probes of new data).
     assert len(events) <= segs
+    assert sum(e["kind"] == "tlp" for e in events) <= probes
     for e in events:
         assert set(e) == FIELDS
         assert (e["af"], e["saddr"], e["daddr"]) == (family, host, host)
@@ -178,20 +182,23 @@ def test_count_matches_events_and_sorts():
 
 
 def test_count_every_interval():
+    """Each summary covers the time since the previous one: added up, they
+    give each connection's number of events."""
     with lossy_netns() as ns:
-        (tool,), server, client, port, cport = transfer(
-            ns, "127.0.0.1", ("--count", "-i", "200ms", "-o", "json", "-P", "{port}"))
+        (events_tool, tool), server, client, port, cport = transfer(
+            ns, "127.0.0.1", ("-o", "json", "-P", "{port}"),
+            ("--count", "-i", "100ms", "-o", "json", "-P", "{port}"))
         client.finish()
         server.finish()
         quiesce(ns)
-        # Summaries cover the time since the previous one: once all is
-        # quiet, nothing more is reported.
-        wait_for(lambda: tool.events(), what="an interval summary")
-        assert tool.stop() == 0
+        assert tool.stop() == 0 and events_tool.stop() == 0
     rows = tool.events()
-    assert len({r["ts_ns"] for r in rows}) >= 1
+    events = events_tool.events()
     assert {r["pid"] for r in rows} == {client.pid, server.pid}
-    assert all(r["count"] > 0 for r in rows)
+    for sport, dport in ((cport, port), (port, cport)):
+        mine = [r for r in rows if (r["sport"], r["dport"]) == (sport, dport)]
+        assert len({r["ts_ns"] for r in mine}) == len(mine), "one row per connection per summary"
+        assert sum(r["count"] for r in mine) == len(side(events, sport, dport)) > 0
 
 
 @pytest.mark.parametrize("method", ["tp_btf", "raw_tp"])
