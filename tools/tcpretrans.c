@@ -258,9 +258,8 @@ static int print_count_json(struct tcpretrans *t, const struct conn_count *c, ui
 	return sonde_json_emit(j, stdout);
 }
 
-static int print_summary(void *ctx)
+static int print_summary(struct tcpretrans *t, bool final)
 {
-	struct tcpretrans *t = ctx;
 	uint64_t wall = sonde_mono_to_wall_ns(sonde_now_mono_ns());
 	struct conn_count *all;
 	size_t n;
@@ -269,6 +268,10 @@ static int print_summary(void *ctx)
 	if (drain_counts(t, &all, &n)) {
 		sonde_err("cannot read the per-connection counts: %s", strerror(ENOMEM));
 		return -1;
+	}
+	if (!n && !final) {
+		free(all);	/* a quiet interval prints nothing */
+		return 0;
 	}
 	if (t->args.format == SONDE_FMT_TABLE) {
 		if (t->args.interval_ns) {
@@ -296,6 +299,16 @@ static int print_summary(void *ctx)
 	if (rc >= 0)
 		rc = sonde_out_flush(stdout);
 	return rc < 0 ? -1 : 0;
+}
+
+static int on_interval(void *ctx)
+{
+	return print_summary(ctx, false);
+}
+
+static int on_end(void *ctx)
+{
+	return print_summary(ctx, true);
 }
 
 /* ---- session ---- */
@@ -424,8 +437,8 @@ int main(int argc, char **argv)
 		.n_probes = sizeof(probes) / sizeof(probes[0]),
 		.on_ready = on_ready,
 		.on_event = t.count ? NULL : on_event,
-		.on_interval = t.count ? print_summary : NULL,
-		.on_end = t.count ? print_summary : NULL,
+		.on_interval = t.count ? on_interval : NULL,
+		.on_end = t.count ? on_end : NULL,
 		.ctx = &t,
 		/* /proc/PID/fd of other processes, for owners BPF did not see */
 		.keep_caps = SONDE_KEEP_PROC_READ,

@@ -74,14 +74,19 @@ class Peer:
         self.proc.wait()
 
 
+QUIET_STATES = {"ESTAB", "FIN-WAIT-2", "CLOSE-WAIT", "TIME-WAIT", "LISTEN"}
+
+
 def quiesce(ns, family="ipv4"):
-    """Stops the loss and waits until no connection is left that could
-    still retransmit (TIME-WAIT sockets do not)."""
+    """Stops the loss and waits until no socket is left that could still
+    retransmit: nothing unacknowledged, no FIN or SYN outstanding."""
     iptables(ns, family, "-F", "INPUT")
 
     def settled():
         out = in_netns(ns, "ss", "-Htan", capture_output=True, text=True, check=True).stdout
-        return all(l.split()[0] in ("TIME-WAIT", "LISTEN") for l in out.splitlines() if l.strip())
+        rows = [l.split() for l in out.splitlines() if l.strip()]
+        # (a listener's Send-Q is its backlog)
+        return all(r[0] in QUIET_STATES and (r[2] == "0" or r[0] == "LISTEN") for r in rows)
     wait_for(settled, 60, "connections in the namespace to close")
 
 
@@ -181,24 +186,64 @@ def test_count_matches_events_and_sorts():
         assert cells[5:] == [str(row["count"]), str(row["tlp_count"])]
 
 
+@contextlib.contextmanager
+def retransmitting_fin():
+    """A connection whose client shuts down its sending side while
+    everything towards the server is dropped: the FIN is retransmitted on
+    each RTO (0.2 s, 0.4 s, 0.8 s ...). The connection is opened before the
+    tracers start, and the client sends nothing else. Yields
+    (ns, client, port, client_port, start) where start(*tool_args) starts
+    a tracer before the drop begins."""
+    with netns() as ns:
+        server = Peer(ns, "--wait", "serve", "127.0.0.1", 0)
+        port = server.info["port"]
+        client = Peer(ns, "connect", "127.0.0.1", port, "fin")
+        cport = server.line("peer_port")
+        tools = []
+
+        def start(*args):
+            tools.append(Tool("tcpretrans", "-P", port, *args))
+            return tools[-1]
+        try:
+            yield ns, client, port, cport, start, lambda: (
+                iptables(ns, "ipv4", "-A", "INPUT", "-p", "tcp", "--dport", str(port), "-j", "DROP"),
+                client.tell())
+        finally:
+            client.kill()
+            server.kill()
+
+
+def test_owner_found_in_proc_for_a_silent_old_socket():
+    """BPF never sees the owner of the connection above in process context
+    (no connect, accept or send while tracing), so user space finds it by
+    the socket's inode in /proc/PID/fd, scanning once."""
+    with retransmitting_fin() as (ns, client, port, cport, start, drop_and_fin):
+        tool = start("-o", "json")
+        drop_and_fin()
+        events = tool.wait_events(lambda e: e["sport"] == cport, count=2)
+        assert tool.stop() == 0
+    for e in events[:2]:
+        assert (e["pid"], e["comm"], e["state"], e["dport"]) == (client.pid, "python3", "FIN_WAIT1", port)
+    assert "looked for socket owners in /proc 1 time" in tool.stderr
+
+
 def test_count_every_interval():
-    """Each summary covers the time since the previous one: added up, they
-    give each connection's number of events."""
-    with lossy_netns() as ns:
-        (events_tool, tool), server, client, port, cport = transfer(
-            ns, "127.0.0.1", ("-o", "json", "-P", "{port}"),
-            ("--count", "-i", "100ms", "-o", "json", "-P", "{port}"))
-        client.finish()
-        server.finish()
+    """With -i each summary covers the time since the previous one: spaced
+    RTO retransmissions land in separate summaries that add up to the
+    number of events."""
+    with retransmitting_fin() as (ns, client, port, cport, start, drop_and_fin):
+        events_tool = start("-o", "json")
+        tool = start("--count", "-i", "100ms", "-o", "json")
+        drop_and_fin()
+        wait_for(lambda: len(tool.events()) >= 3, 30, "three summaries with a retransmission")
         quiesce(ns)
         assert tool.stop() == 0 and events_tool.stop() == 0
-    rows = tool.events()
-    events = events_tool.events()
-    assert {r["pid"] for r in rows} == {client.pid, server.pid}
-    for sport, dport in ((cport, port), (port, cport)):
-        mine = [r for r in rows if (r["sport"], r["dport"]) == (sport, dport)]
-        assert len({r["ts_ns"] for r in mine}) == len(mine), "one row per connection per summary"
-        assert sum(r["count"] for r in mine) == len(side(events, sport, dport)) > 0
+    rows, events = tool.events(), events_tool.events()
+    assert len({r["ts_ns"] for r in rows}) == len(rows), "one row per connection per summary"
+    for r in rows:
+        assert (r["pid"], r["comm"], r["sport"], r["dport"]) == (client.pid, "python3", cport, port)
+        assert r["count"] >= 1
+    assert sum(r["count"] for r in rows) == len(side(events, cport, port)) == len(events)
 
 
 @pytest.mark.parametrize("method", ["tp_btf", "raw_tp"])
@@ -220,27 +265,6 @@ def test_sockets_opened_before_the_tool(method):
     events = tool.events()
     assert {e["pid"] for e in side(events, cport, port)} == {client.pid}
     assert {e["pid"] for e in side(events, port, cport)} == {server.pid}
-
-
-def test_owner_found_in_proc_for_a_silent_old_socket():
-    """A connection opened before the tool that never sends again, only its
-    FIN, which is dropped: BPF never sees its owner in process context, so
-    user space finds it by the socket's inode in /proc/PID/fd."""
-    with netns() as ns:
-        server = Peer(ns, "--wait", "serve", "127.0.0.1", 0)
-        port = server.info["port"]
-        client = Peer(ns, "connect", "127.0.0.1", port, "fin")
-        cport = server.line("peer_port")
-        tool = Tool("tcpretrans", "-o", "json", "-P", port)
-        iptables(ns, "ipv4", "-A", "INPUT", "-p", "tcp", "--dport", str(port), "-j", "DROP")
-        client.tell()  # shutdown(SHUT_WR): the FIN is retransmitted
-        events = tool.wait_events(lambda e: e["sport"] == cport, count=2)
-        client.kill()
-        server.kill()
-        assert tool.stop() == 0
-    for e in events[:2]:
-        assert (e["pid"], e["comm"], e["state"], e["dport"]) == (client.pid, "python3", "FIN_WAIT1", port)
-    assert "looked for socket owners in /proc 1 time" in tool.stderr
 
 
 def test_pid_filter_applies_to_the_owner():
