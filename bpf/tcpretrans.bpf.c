@@ -305,8 +305,8 @@ static __always_inline int handle_retransmit(struct sock *sk)
 	return 0;
 }
 
-/* Since Linux 6.12 the tracepoint also fires for attempts that sent
- * nothing (its new `err` argument: -EBUSY when the original is still in a
+/* On recent kernels the tracepoint also fires for attempts that sent
+ * nothing (its `err` argument: -EBUSY when the original is still in a
  * local queue, -ENOMEM, ...). Only segments that went out are reported.
  * The tracepoint record gained its `err` field in the same change, so the
  * field's existence (a CO-RE relocation, constant at load time) says
