@@ -66,19 +66,21 @@ static const char *kind_name(uint8_t kind)
 	return kind == TCPRETRANS_TLP ? "tlp" : "retrans";
 }
 
-/* The owner BPF recorded, or else the one /proc says holds the socket. */
-static void resolve_owner(struct tcpretrans *t, uint32_t *pid, char comm[16], uint64_t ino)
+/* The owner BPF recorded, or else the one /proc says holds the socket;
+ * false when neither knows it (pid 0, comm ""). */
+static bool resolve_owner(uint32_t *pid, char comm[16], uint64_t ino)
 {
 	struct sonde_sock_owner owner;
 
 	if (*pid)
-		return;
+		return true;
 	if (!sonde_sock_owner_find(ino, &owner)) {
 		*pid = owner.pid;
 		memcpy(comm, owner.comm, 16);
-		return;
+		return true;
 	}
-	t->unknown_owner++;
+	comm[0] = 0;
+	return false;
 }
 
 /* ---- one line per retransmission ---- */
@@ -154,9 +156,8 @@ static int on_event(void *ctx, const void *data, size_t size)
 	if (size < sizeof(*e))
 		return 0;
 	memcpy(comm, e->comm, sizeof(comm));
-	resolve_owner(t, &pid, comm, e->ino);
-	if (!pid)
-		comm[0] = 0;
+	if (!resolve_owner(&pid, comm, e->ino))
+		t->unknown_owner++;
 	wall = sonde_mono_to_wall_ns(e->ts_ns);
 	if (t->args.format == SONDE_FMT_JSON)
 		return print_event_json(t, e, pid, comm, wall);
@@ -287,9 +288,8 @@ static int print_summary(struct tcpretrans *t, bool final)
 	for (size_t i = 0; i < n && rc >= 0; i++) {
 		struct conn_count *c = &all[i];
 
-		resolve_owner(t, &c->tally.pid, c->tally.comm, c->tally.ino);
-		if (!c->tally.pid)
-			c->tally.comm[0] = 0;
+		if (!resolve_owner(&c->tally.pid, c->tally.comm, c->tally.ino))
+			t->unknown_owner += c->tally.count;
 		if (t->args.format == SONDE_FMT_JSON)
 			rc = print_count_json(t, c, wall);
 		else

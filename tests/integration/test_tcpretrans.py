@@ -221,10 +221,17 @@ def test_owner_found_in_proc_for_a_silent_old_socket():
         tool = start("-o", "json")
         drop_and_fin()
         events = tool.wait_events(lambda e: e["sport"] == cport, count=2)
+        # Once the process is gone, the orphaned socket still retransmits
+        # its FIN, and has no owner any more.
+        client.kill()
+        orphaned = tool.wait_events(lambda e: e["pid"] == 0)
         assert tool.stop() == 0
     for e in events[:2]:
         assert (e["pid"], e["comm"], e["state"], e["dport"]) == (client.pid, "python3", "FIN_WAIT1", port)
     assert "looked for socket owners in /proc 1 time" in tool.stderr
+    assert (orphaned[0]["comm"], orphaned[0]["sport"], orphaned[0]["state"]) == ("", cport, "FIN_WAIT1")
+    unknown = sum(e["pid"] == 0 for e in tool.events())
+    assert f"{unknown} retransmission{'s' if unknown > 1 else ''} on sockets whose owner is unknown" in tool.stderr
 
 
 def test_count_every_interval():
