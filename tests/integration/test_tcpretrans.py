@@ -8,6 +8,8 @@ import contextlib
 import json
 import subprocess
 import time
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -284,7 +286,43 @@ def test_pid_filter_applies_to_the_owner():
         client.finish()
         server.finish()
         quiesce(ns)
-        tool.stop()
+        assert tool.stop() == 0
+    events = tool.events()
+    assert events, tool.stderr
+    assert {(e["pid"], e["sport"]) for e in events} == {(server.pid, port)}
+
+
+@contextlib.contextmanager
+def cgroup_v2():
+    """A fresh cgroup on the v2 hierarchy, removed afterwards."""
+    mounts = [l.split() for l in open("/proc/self/mounts")]
+    roots = [m[1] for m in mounts if m[2] == "cgroup2"]
+    if not roots:
+        pytest.skip("no cgroup v2 hierarchy mounted")
+    path = Path(roots[0]) / f"sonde-test-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    try:
+        yield path
+    finally:
+        for pid in (path / "cgroup.procs").read_text().split():
+            (Path(roots[0]) / "cgroup.procs").write_text(pid)
+        path.rmdir()
+
+
+def test_cgroup_filter_applies_to_the_owner():
+    """The server joins a cgroup before it accepts; with -c only its end of
+    the connection is reported, although retransmissions run in softirq."""
+    with lossy_netns() as ns, cgroup_v2() as cg:
+        server = Peer(ns, "serve", "127.0.0.1", SIZE)
+        port = server.info["port"]
+        (cg / "cgroup.procs").write_text(str(server.pid))
+        tool = Tool("tcpretrans", "-o", "json", "-P", port, "-c", cg)
+        client = Peer(ns, "connect", "127.0.0.1", port, SIZE)
+        server.line("peer_port")
+        client.finish()
+        server.finish()
+        quiesce(ns)
+        assert tool.stop() == 0
     events = tool.events()
     assert events, tool.stderr
     assert {(e["pid"], e["sport"]) for e in events} == {(server.pid, port)}
