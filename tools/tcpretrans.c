@@ -187,12 +187,12 @@ static int by_count_desc(const void *a, const void *b)
 static int drain_counts(struct tcpretrans *t, struct conn_count **out, size_t *n_out)
 {
 	const struct bpf_map *map = t->skel->maps.counts;
-	struct tcpretrans_conn key, *prev = NULL;
+	struct tcpretrans_conn key, prev_key;
 	struct conn_count *all = NULL;
 	size_t n_keys = 0, n = 0, cap = 0;
 
 	/* Keys first: deleting while walking would restart the walk. */
-	while (!bpf_map__get_next_key(map, prev, &key, sizeof(key))) {
+	while (!bpf_map__get_next_key(map, n_keys ? &prev_key : NULL, &key, sizeof(key))) {
 		if (n_keys == cap) {
 			struct conn_count *more = realloc(all, (cap = cap ? cap * 2 : 64) * sizeof(*all));
 
@@ -202,8 +202,8 @@ static int drain_counts(struct tcpretrans *t, struct conn_count **out, size_t *n
 			}
 			all = more;
 		}
-		all[n_keys].conn = key;
-		prev = &all[n_keys++].conn;
+		all[n_keys++].conn = key;
+		prev_key = key;
 	}
 	for (size_t i = 0; i < n_keys; i++) {
 		all[n].conn = all[i].conn;
@@ -211,7 +211,8 @@ static int drain_counts(struct tcpretrans *t, struct conn_count **out, size_t *n
 					  sizeof(all[n].tally), 0))
 			bpf_map__delete_elem(map, &all[n++].conn, sizeof(key), 0);
 	}
-	qsort(all, n, sizeof(*all), by_count_desc);
+	if (n)
+		qsort(all, n, sizeof(*all), by_count_desc);
 	*out = all;
 	*n_out = n;
 	return 0;

@@ -236,6 +236,32 @@ def test_owner_found_in_proc_for_a_silent_old_socket():
     assert f"{unknown} retransmission{'s' if unknown > 1 else ''} on sockets whose owner is unknown" in tool.stderr
 
 
+def test_count_many_connections():
+    """Enough connections to grow user space's table of them, each with a
+    retransmitted segment: data is dropped until every connection has
+    retransmitted at least once."""
+    n = 150
+    with netns() as ns:
+        iptables(ns, "ipv4", "-A", "INPUT", "-p", "tcp", "-m", "length", "--length", "200:65535", "-j", "DROP")
+        tools = [Tool("tcpretrans", "-o", "json"), Tool("tcpretrans", "--count", "-o", "json")]
+        peer = Peer(ns, "fanout", "127.0.0.1", n, 1000)
+        port, sports = peer.info["port"], set(peer.info["sports"])
+        wait_for(lambda: {e["sport"] for e in tools[0].events()} >= sports, 60,
+                 "a retransmission on every connection")
+        quiesce(ns)
+        peer.finish()
+        for tool in tools:
+            assert tool.stop() == 0
+    events = [e for e in tools[0].events() if e["dport"] == port]
+    rows = [r for r in tools[1].events() if r["dport"] == port]
+    assert {r["sport"] for r in rows} == sports
+    for r in rows:
+        assert r["pid"] == peer.pid
+        assert r["count"] == len(side(events, r["sport"], port))
+    counts = [r["count"] for r in tools[1].events()]
+    assert counts == sorted(counts, reverse=True)
+
+
 def test_count_every_interval():
     """With -i each summary covers the time since the previous one: spaced
     RTO retransmissions land in separate summaries that add up to the

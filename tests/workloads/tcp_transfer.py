@@ -10,6 +10,9 @@ who and where it is, then {"done": true} when finished.
                                             stdin, shut down the sending side
                                             and hold the socket until the
                                             next line
+  tcp_transfer.py fanout HOST N BYTES       open N connections to itself,
+                                            send BYTES on each, print their
+                                            local ports, read everything
 
 With --wait before the role, each side reads a line from stdin after the
 connection is up and before it sends anything, so a tracer can start on
@@ -77,6 +80,27 @@ def connect(host, port, what, wait):
     say(done=True)
 
 
+def fanout(host, n, size):
+    srv = socket.socket(family_of(host), socket.SOCK_STREAM)
+    srv.bind((host, 0))
+    srv.listen(n)
+    clients, servers = [], []
+    for _ in range(n):
+        c = socket.socket(family_of(host), socket.SOCK_STREAM)
+        c.connect(srv.getsockname()[:2])
+        clients.append(c)
+        servers.append(srv.accept()[0])
+    say(port=srv.getsockname()[1], sports=[c.getsockname()[1] for c in clients])
+    for c in clients:
+        c.sendall(b"f" * size)
+    for s in servers:
+        s.settimeout(120)
+        receive(s, size)
+    for s in clients + servers:
+        s.close()
+    say(done=True)
+
+
 args = sys.argv[1:]
 if args[:1] == ["--comm"]:
     PR_SET_NAME = 15
@@ -89,5 +113,7 @@ if args[:1] == ["serve"] and len(args) == 3:
     serve(args[1], int(args[2]), wait)
 elif args[:1] == ["connect"] and len(args) == 4:
     connect(args[1], int(args[2]), args[3], wait)
+elif args[:1] == ["fanout"] and len(args) == 4:
+    fanout(args[1], int(args[2]), int(args[3]))
 else:
     raise SystemExit(__doc__)
