@@ -35,9 +35,7 @@ struct tcpretrans {
 };
 
 static const struct sonde_option options[] = {
-	{"count", OPT_COUNT, NULL,
-	 "count retransmissions per connection in the kernel and print a table sorted by count "
-	 "at the end (and every -i)"},
+	{"count", OPT_COUNT, NULL, "count per connection; print them sorted at the end (and every -i)"},
 	{"port", 'P', "PORT[,PORT...]", "only connections with this local or remote port (up to 16)"},
 	{0},
 };
