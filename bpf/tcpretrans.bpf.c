@@ -22,6 +22,7 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define E2BIG 7
 /* include/net/inet_connection_sock.h: the retransmit timer's pending event */
 #define ICSK_TIME_LOSS_PROBE 5
 
@@ -31,6 +32,7 @@ const volatile __u16 ports[TCPRETRANS_MAX_PORTS] = {};
 
 struct sock_owner {
 	__u32 pid;
+	bool selected;	/* passed -p/-c/-C when learned */
 	char comm[16];
 };
 
@@ -58,18 +60,18 @@ static __always_inline bool is_tcp(struct sock *sk)
 	       (family == AF_INET || family == AF_INET6);
 }
 
-/* Only owners the user selected (-p, -c, -C) are recorded; with a filter,
- * a socket without an owner entry is then not reported. */
+/* The filters (-p, -c, -C) can only be judged here, in process context;
+ * the verdict is kept with the owner. Unselected owners are recorded too,
+ * so their sends do not re-run the cgroup walk each time. */
 static __always_inline void record_owner(struct sock *sk, __u64 flags)
 {
 	struct sock_owner owner = {};
 	__u64 key = (__u64)sk;
 
-	if (!sonde_current_selected())
-		return;
 	owner.pid = bpf_get_current_pid_tgid() >> 32;
+	owner.selected = sonde_current_selected();
 	bpf_get_current_comm(owner.comm, sizeof(owner.comm));
-	if (bpf_map_update_elem(&owners, &key, &owner, flags) == -7 /* E2BIG */)
+	if (bpf_map_update_elem(&owners, &key, &owner, flags) == -E2BIG)
 		sonde_stat_inc(SONDE_STAT_MAP_FULL);
 }
 
@@ -242,7 +244,7 @@ static __always_inline void count(const struct tcpretrans_conn *conn,
 	if (!t) {
 		struct tcpretrans_tally fresh = {};
 
-		if (bpf_map_update_elem(&counts, conn, &fresh, BPF_NOEXIST) == -7 /* E2BIG */)
+		if (bpf_map_update_elem(&counts, conn, &fresh, BPF_NOEXIST) == -E2BIG)
 			sonde_stat_inc(SONDE_STAT_MAP_FULL);
 		t = bpf_map_lookup_elem(&counts, conn);
 		if (!t)
@@ -271,7 +273,8 @@ static __always_inline int handle_retransmit(struct sock *sk)
 	if (!sk)
 		return 0;
 	owner = bpf_map_lookup_elem(&owners, &key);
-	if (!owner && (sonde_filter_pids || sonde_filter_cgroup))
+	/* With a filter, only sockets of selected owners seen while tracing. */
+	if ((sonde_filter_pids || sonde_filter_cgroup) && !(owner && owner->selected))
 		return 0;
 	fill_conn(&conn, sk);
 	if (!port_wanted(conn.sport, conn.dport))

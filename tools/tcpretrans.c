@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <bpf/libbpf.h>
 
@@ -100,7 +101,7 @@ static int print_event_row(struct tcpretrans *t, const struct tcpretrans_event *
 {
 	char when[16], pidbuf[16], comm_buf[17];
 	char local[SONDE_ENDPOINT_STRLEN], remote[SONDE_ENDPOINT_STRLEN];
-	const char *cells[] = {when, pidbuf, comm_buf, e->af == 2 ? "4" : "6", local, remote,
+	const char *cells[] = {when, pidbuf, comm_buf, e->af == AF_INET ? "4" : "6", local, remote,
 			       sonde_tcp_state_name(e->state), sonde_tcp_ca_state_name(e->ca_state),
 			       kind_name(e->kind)};
 
@@ -231,7 +232,7 @@ static int print_count_row(struct tcpretrans *t, const struct conn_count *c)
 	const struct tcpretrans_conn *k = &c->conn;
 	char pid[16], comm[17], total[24], tlp[24];
 	char local[SONDE_ENDPOINT_STRLEN], remote[SONDE_ENDPOINT_STRLEN];
-	const char *cells[] = {pid, comm, k->af == 2 ? "4" : "6", local, remote, total, tlp};
+	const char *cells[] = {pid, comm, k->af == AF_INET ? "4" : "6", local, remote, total, tlp};
 
 	snprintf(pid, sizeof(pid), "%u", c->tally.pid);
 	snprintf(comm, sizeof(comm), "%.16s", c->tally.pid ? c->tally.comm : "-");
