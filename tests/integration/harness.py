@@ -123,6 +123,8 @@ class Tool:
 
     def stop(self, sig=signal.SIGINT, timeout=30):
         if self.proc.poll() is None:
+            # Programs attached since it became ready count too.
+            self._prog_ids |= held_bpf_programs(self.proc.pid)
             self.proc.send_signal(sig)
         try:
             self.proc.wait(timeout)
