@@ -11,6 +11,15 @@ void sonde_format_addr(int af, const uint8_t *addr, char buf[SONDE_ADDR_STRLEN])
 		snprintf(buf, SONDE_ADDR_STRLEN, "?");
 }
 
+void sonde_format_endpoint(int af, const uint8_t *addr, uint16_t port,
+			   char buf[SONDE_ENDPOINT_STRLEN])
+{
+	char a[SONDE_ADDR_STRLEN];
+
+	sonde_format_addr(af, addr, a);
+	snprintf(buf, SONDE_ENDPOINT_STRLEN, af == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
 const char *sonde_af_name(int af)
 {
 	return af == AF_INET ? "ipv4" : af == AF_INET6 ? "ipv6" : "unknown";
@@ -28,6 +37,16 @@ const char *sonde_tcp_state_name(int state)
 	if (state > 0 && (size_t)state < sizeof(names) / sizeof(names[0]))
 		return names[state];
 	return "UNKNOWN";
+}
+
+const char *sonde_tcp_ca_state_name(int ca_state)
+{
+	/* include/net/tcp.h, enum tcp_ca_state */
+	static const char *const names[] = {"open", "disorder", "cwr", "recovery", "loss"};
+
+	if (ca_state >= 0 && (size_t)ca_state < sizeof(names) / sizeof(names[0]))
+		return names[ca_state];
+	return "unknown";
 }
 
 const char *sonde_errno_name(int err, char buf[16])

@@ -44,6 +44,19 @@ def bpf_programs():
     return {p["id"]: p for p in json.loads(out.stdout or b"[]")}
 
 
+def held_bpf_programs(pid):
+    """IDs of the BPF programs a process holds, through program or link
+    file descriptors (their fdinfo names the program)."""
+    ids = set()
+    for info in Path(f"/proc/{pid}/fdinfo").glob("*"):
+        try:
+            text = info.read_text()
+        except OSError:
+            continue
+        ids.update(int(l.split()[1]) for l in text.splitlines() if l.startswith("prog_id:"))
+    return ids
+
+
 # Tools still running when a test ends (it failed half-way) are killed by
 # the autouse fixture in conftest.py, so one failure does not leak tracers.
 RUNNING = []
@@ -58,7 +71,7 @@ class Tool:
         self._out = []
         self._err = []
         self._ready = threading.Event()
-        self._progs_before = max(bpf_programs(), default=0)
+        self._prog_ids = set()
         self.proc = subprocess.Popen(
             [str(tool_path(name)), "-v", *self.args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
@@ -79,6 +92,7 @@ class Tool:
                 raise AssertionError(
                     f"sonde-{name} {' '.join(self.args)} did not attach "
                     f"(exit {self.proc.returncode}):\n{self.stderr}")
+        self._prog_ids = held_bpf_programs(self.proc.pid)
 
     def _pump(self, stream, sink, is_stderr):
         for line in iter(stream.readline, b""):
@@ -110,6 +124,8 @@ class Tool:
     def stop(self, sig=signal.SIGINT, timeout=30):
         """Sends sig and waits for the exit status."""
         if self.proc.poll() is None:
+            # Programs attached since it became ready count too.
+            self._prog_ids |= held_bpf_programs(self.proc.pid)
             self.proc.send_signal(sig)
         return self._finish(timeout, f"did not stop on {sig!r}")
 
@@ -132,9 +148,11 @@ class Tool:
     def assert_nothing_left(self):
         """No BPF program the tool loaded outlives it, and no tracefs
         probe it created stays behind."""
+        # Only the tool's own programs: other tools may be running at the
+        # same time (several in one test, or other test runs).
         def leftovers():
             return [p for i, p in bpf_programs().items()
-                    if i > self._progs_before and not p.get("pids") and not p.get("pinned")]
+                    if i in self._prog_ids and not p.get("pinned")]
         # Programs are freed shortly after their last reference goes.
         try:
             wait_for(lambda: not leftovers(), 10, "BPF programs to be released")
