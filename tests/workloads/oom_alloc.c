@@ -1,22 +1,24 @@
 /* A process with known memory behaviour for sonde-oomkill's tests.
  *
- *   oom_alloc [--join FILE] [--oom-score-adj N] alloc MAX_MB
+ *   oom_alloc [--join FILE] [--comm NAME] [--oom-score-adj N] alloc MAX_MB
  *       allocates and touches memory 1 MiB at a time, up to MAX_MB (a
  *       bound, so a missing limit cannot make it eat the machine), then
  *       prints "done" and exits 0; inside a smaller memory limit it is
  *       OOM-killed on the way.
- *   oom_alloc [--join FILE] [--oom-score-adj N] hold MB
+ *   oom_alloc [--join FILE] [--comm NAME] [--oom-score-adj N] hold MB
  *       allocates and touches MB MiB, prints "ready" and waits to be
  *       killed.
  *
  * --join writes the process's own pid to FILE first (a cgroup's
- * cgroup.procs), so every page it touches is charged to that cgroup. */
+ * cgroup.procs), so every page it touches is charged to that cgroup;
+ * --comm renames the process (tests use names a terminal would act on). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #define MIB (1024 * 1024)
@@ -66,13 +68,15 @@ int main(int argc, char **argv)
 	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
 		if (!strcmp(argv[i], "--join"))
 			write_file(argv[i + 1], getpid());
+		else if (!strcmp(argv[i], "--comm"))
+			prctl(PR_SET_NAME, argv[i + 1]);
 		else if (!strcmp(argv[i], "--oom-score-adj"))
 			write_file("/proc/self/oom_score_adj", atol(argv[i + 1]));
 		else
 			break;
 	}
 	if (argc - i != 2 || (strcmp(argv[i], "alloc") && strcmp(argv[i], "hold"))) {
-		fprintf(stderr, "usage: oom_alloc [--join FILE] [--oom-score-adj N] alloc|hold MB\n");
+		fprintf(stderr, "usage: oom_alloc [--join FILE] [--comm NAME] [--oom-score-adj N] alloc|hold MB\n");
 		return 2;
 	}
 	long mb = parse_mb(argv[i + 1]);
