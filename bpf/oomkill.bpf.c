@@ -6,10 +6,10 @@
  * Best: oom_kill_process(oc, message) via fentry or kprobe, where
  * oc->chosen is the victim and oc->constraint the kernel's own verdict.
  * Otherwise oom:mark_victim, which every kill passes through. Its
- * prototype changed: (int pid) before 6.8, (task, uid) since, and its
- * record gained the figures then; user space picks the programs that match
- * this kernel's prototype from the BTF before load, and the classic
- * tracepoint program asks CO-RE which record fields exist. */
+ * prototype changed: (int pid) before 6.9 and its stable backports, (task,
+ * uid) since, and its record gained the figures then; user space picks the
+ * programs that match this kernel's prototype from the BTF before load,
+ * and the classic tracepoint program asks CO-RE which record fields exist. */
 #include "sonde_events.bpf.h"
 #include "oomkill.h"
 
@@ -34,7 +34,7 @@ struct kernfs_node___new {
 	struct kernfs_node___new *__parent;
 } __attribute__((preserve_access_index));
 
-/* The oom:mark_victim record since 6.8; older kernels have only pid. Field
+/* The oom:mark_victim record since 6.9; older kernels have only pid. Field
  * offsets come from the kernel through CO-RE, so a record without a field
  * is detected rather than misread. */
 struct trace_event_raw_mark_victim___sonde {
@@ -246,7 +246,7 @@ static __always_inline int on_victim_task(void *ctx, struct task_struct *victim)
 	return 0;
 }
 
-/* Before 6.8 only the victim's pid (a thread id) is passed. The victim is
+/* Before 6.9 only the victim's pid (a thread id) is passed. The victim is
  * often current itself (an exiting or allocating task chosen); only then
  * is its task at hand here. */
 static __always_inline struct task_struct *victim_if_current(int pid)

@@ -310,10 +310,10 @@ static const struct sonde_probe probes_pid_proto[] = {
 	},
 };
 
-/* Does oom:mark_victim pass the victim's task (6.8 and later) rather than
- * its pid? From the BTF prototype; without BTF (where only raw_tp and the
- * classic tracepoint can attach), from the record, which gained the
- * victim's figures in the same change. */
+/* Does oom:mark_victim pass the victim's task (6.9 and later, and stable
+ * backports) rather than its pid? From the BTF prototype; without BTF
+ * (where only raw_tp and the classic tracepoint can attach), from the
+ * record, which gained the victim's figures in the same change. */
 static bool mark_victim_passes_task(void)
 {
 	int kind = sonde_tp_arg_kind(sonde_vmlinux_btf(), "mark_victim", 0);

@@ -1,6 +1,6 @@
 /* The prototype of a raw tracepoint, from the kernel's BTF: tracepoints
  * change their arguments across kernels (oom:mark_victim passed a pid
- * before 6.8, the task since), and tp_btf/raw_tp programs must be chosen
+ * before 6.9, the task since), and tp_btf/raw_tp programs must be chosen
  * to match before they are loaded. */
 #ifndef SONDE_TP_PROTO_H
 #define SONDE_TP_PROTO_H
