@@ -120,9 +120,12 @@ static __always_inline void fill_victim_from_task(struct oomkill_event *e, struc
 	BPF_CORE_READ_STR_INTO(&e->victim_comm, task, comm);
 	e->victim_uid = BPF_CORE_READ(task, real_cred, uid.val);
 	e->oom_score_adj = BPF_CORE_READ(task, signal, oom_score_adj);
-	e->flags |= OOMKILL_HAVE_FIGURES;
+	e->flags |= OOMKILL_HAVE_VICTIM;
+	/* oom_kill_process() may be handed a leader that has dropped its mm;
+	 * the kernel then kills through another thread, not seen here. */
 	if (!mm)
 		return;
+	e->flags |= OOMKILL_HAVE_FIGURES;
 	e->total_vm_kb = BPF_CORE_READ(mm, total_vm) * page_kb;
 	/* MM_FILEPAGES 0, MM_ANONPAGES 1, MM_SHMEMPAGES 3 since 2.6.34 */
 	e->file_rss_kb = mm_counter_pages(mm, 0) * page_kb;
@@ -316,7 +319,7 @@ int mark_victim_tp(struct trace_event_raw_mark_victim___sonde *ctx)
 		e->shmem_rss_kb = ctx->shmem_rss;
 		e->pgtables_kb = ctx->pgtables;
 		e->oom_score_adj = ctx->oom_score_adj;
-		e->flags |= OOMKILL_HAVE_FIGURES;
+		e->flags |= OOMKILL_HAVE_VICTIM | OOMKILL_HAVE_FIGURES;
 		if (bpf_core_field_exists(ctx->uid))
 			e->victim_uid = ctx->uid;
 		else if (victim)

@@ -24,9 +24,10 @@ enum oomkill_constraint {
 };
 
 enum oomkill_flags {
-	OOMKILL_HAVE_FIGURES = 1 << 0,	/* memory figures, comm, uid, oom_score_adj */
-	OOMKILL_HAVE_MEMCG = 1 << 1,	/* memcg_names/memcg_depth are valid */
-	OOMKILL_MEMCG_TRUNCATED = 1 << 2, /* deeper than OOMKILL_MEMCG_DEPTH */
+	OOMKILL_HAVE_VICTIM = 1 << 0,	/* victim_comm, victim_uid, oom_score_adj */
+	OOMKILL_HAVE_FIGURES = 1 << 1,	/* the *_kb memory figures */
+	OOMKILL_HAVE_MEMCG = 1 << 2,	/* memcg_names/memcg_depth are valid */
+	OOMKILL_MEMCG_TRUNCATED = 1 << 3, /* deeper than OOMKILL_MEMCG_DEPTH */
 };
 
 struct oomkill_event {

@@ -220,7 +220,7 @@ static int print_json(struct oomkill *o, const struct row *r)
 	sonde_json_u64(j, "ts_ns", r->wall);
 	sonde_json_u64(j, "victim_pid", e->victim_pid);
 	sonde_json_str(j, "victim_comm", r->victim_comm);
-	if (e->flags & OOMKILL_HAVE_FIGURES)
+	if (e->flags & OOMKILL_HAVE_VICTIM)
 		sonde_json_u64(j, "victim_uid", e->victim_uid);
 	else
 		sonde_json_null(j, "victim_uid");
@@ -231,7 +231,7 @@ static int print_json(struct oomkill *o, const struct row *r)
 	json_figure(j, e, "file_rss_kb", e->file_rss_kb);
 	json_figure(j, e, "shmem_rss_kb", e->shmem_rss_kb);
 	json_figure(j, e, "pgtables_kb", e->pgtables_kb);
-	if (e->flags & OOMKILL_HAVE_FIGURES)
+	if (e->flags & OOMKILL_HAVE_VICTIM)
 		sonde_json_i64(j, "oom_score_adj", e->oom_score_adj);
 	else
 		sonde_json_null(j, "oom_score_adj");
@@ -264,7 +264,7 @@ static int on_event(void *ctx, const void *data, size_t size)
 	r.wall = sonde_mono_to_wall_ns(e->ts_ns);
 	r.constraint = constraint_of(o, e);
 	memcg_path(e, memcg, sizeof(memcg));
-	if (e->flags & OOMKILL_HAVE_FIGURES)
+	if (e->flags & OOMKILL_HAVE_VICTIM)
 		snprintf(victim_comm, sizeof(victim_comm), "%.16s", e->victim_comm);
 	else
 		comm_of_pid(e->victim_pid, victim_comm);
