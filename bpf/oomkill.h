@@ -10,7 +10,7 @@
  * the cgroup may be gone (a container torn down) by the time user space
  * reads the event, so the names are copied in the kernel. */
 #define OOMKILL_MEMCG_DEPTH 16
-#define OOMKILL_MEMCG_NAME 128
+#define OOMKILL_MEMCG_NAME 256	/* NAME_MAX + 1: names are never cut */
 /* Kernel return addresses at mark_victim time, to tell a memcg OOM from a
  * page-allocator one when the oom_control is out of reach. */
 #define OOMKILL_STACK_DEPTH 40

@@ -50,16 +50,6 @@ struct oomkill {
 	struct sonde_json json;
 };
 
-static const struct sonde_option options[] = {
-	{0},
-};
-
-static int parse_option(int key, const char *arg, void *ctx)
-{
-	(void)key, (void)arg, (void)ctx;
-	return SONDE_EXIT_USAGE;
-}
-
 static const char *const constraint_names[] = {
 	[OOMKILL_CONSTRAINT_UNKNOWN] = "unknown",
 	[OOMKILL_CONSTRAINT_SYSTEM] = "system",
@@ -377,9 +367,6 @@ int main(int argc, char **argv)
 			"  sonde-oomkill -c /sys/fs/cgroup/memory/batch   only victims in that cgroup\n"
 			"  sonde-oomkill -C 3f2a1b -d 1h        only container 3f2a1b..., for an hour\n",
 		.formats = SONDE_FMT_TABLE | SONDE_FMT_JSON,
-		.options = options,
-		.parse = parse_option,
-		.ctx = &o,
 	};
 	struct oomkill_bpf *skel __attribute__((cleanup(destroy_skel))) = NULL;
 	int rc = sonde_cli_parse(&tool, argc, argv, &o.args);

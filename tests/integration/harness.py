@@ -79,6 +79,23 @@ class Tool:
                 raise AssertionError(
                     f"sonde-{name} {' '.join(self.args)} did not attach "
                     f"(exit {self.proc.returncode}):\n{self.stderr}")
+        self._own_progs = self._held_programs()
+
+    def _held_programs(self):
+        """IDs of the BPF programs the tool holds open (from its fds'
+        fdinfo): other tests on the machine load programs too."""
+        ids = set()
+        fdinfo = Path(f"/proc/{self.proc.pid}/fdinfo")
+        try:
+            for f in fdinfo.iterdir():
+                try:
+                    ids.update(int(l.split()[1]) for l in f.read_text().splitlines()
+                               if l.startswith("prog_id:"))
+                except (OSError, ValueError, IndexError):
+                    pass
+        except OSError:
+            pass
+        return ids
 
     def _pump(self, stream, sink, is_stderr):
         for line in iter(stream.readline, b""):
@@ -109,6 +126,7 @@ class Tool:
 
     def stop(self, sig=signal.SIGINT, timeout=30):
         if self.proc.poll() is None:
+            self._own_progs |= self._held_programs()
             self.proc.send_signal(sig)
         try:
             self.proc.wait(timeout)
@@ -136,6 +154,8 @@ class Tool:
         """No BPF program the tool loaded outlives it, and no tracefs
         probe it created stays behind."""
         def leftovers():
+            if self._own_progs:
+                return [p for i, p in bpf_programs().items() if i in self._own_progs]
             return [p for i, p in bpf_programs().items()
                     if i > self._progs_before and not p.get("pids") and not p.get("pinned")]
         # Programs are freed shortly after their last reference goes.
