@@ -109,10 +109,12 @@ struct sonde_kfunc_ranges *sonde_kfunc_ranges_read(FILE *f, const char *const *n
 	if (ok) {
 		struct range *r = found.p;
 
-		qsort(addrs.p, addrs.n, sizeof(uint64_t), cmp_u64);
+		if (addrs.n)
+			qsort(addrs.p, addrs.n, sizeof(uint64_t), cmp_u64);
 		for (size_t i = 0; i < found.n; i++)
 			r[i].end = next_address(addrs.p, addrs.n, r[i].start);
-		qsort(found.p, found.n, sizeof(*r), cmp_range);
+		if (found.n)
+			qsort(found.p, found.n, sizeof(*r), cmp_range);
 		out->r = found.p;
 		out->n = found.n;
 		found.p = NULL;
