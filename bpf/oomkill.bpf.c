@@ -72,7 +72,6 @@ static __always_inline struct oomkill_event *start_event(struct task_struct *vic
 							 __u32 victim_pid)
 {
 	struct oomkill_event *e;
-	__u64 id;
 
 	if (!oom_selected(victim, victim_pid))
 		return NULL;
@@ -81,11 +80,9 @@ static __always_inline struct oomkill_event *start_event(struct task_struct *vic
 		return NULL;
 	/* The stack and the names are read only as far as they were filled. */
 	__builtin_memset(e, 0, __builtin_offsetof(struct oomkill_event, stack));
-	id = bpf_get_current_pid_tgid();
 	e->ts_ns = bpf_ktime_get_ns();
 	e->victim_pid = victim_pid;
-	e->trigger_pid = id >> 32;
-	e->trigger_tid = (__u32)id;
+	e->trigger_pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(e->trigger_comm, sizeof(e->trigger_comm));
 	return e;
 }

@@ -40,13 +40,12 @@ struct oomkill_event {
 	__u32 victim_pid;	/* tgid, or the record's pid when the task is unknown */
 	__u32 victim_uid;
 	__u32 trigger_pid;	/* tgid of the task whose allocation failed */
-	__u32 trigger_tid;
 	__s32 stack_bytes;	/* of stack[], <= 0 when none was taken */
 	__s16 oom_score_adj;
 	__u8 constraint;	/* enum oomkill_constraint, as the kernel decided */
 	__u8 flags;		/* enum oomkill_flags */
 	__u8 memcg_depth;
-	__u8 pad[7];
+	__u8 pad[3];
 	char victim_comm[16];
 	char trigger_comm[16];
 	__u64 stack[OOMKILL_STACK_DEPTH];
