@@ -51,8 +51,9 @@ struct trace_event_raw_mark_victim___sonde {
 } __attribute__((preserve_access_index));
 
 /* -p matches the victim or the trigger; -c/-C the victim's cgroup. When
- * only the victim's pid is known (pid-only mark_victim and the victim is
- * not current), the cgroup filter falls back to the trigger. */
+ * only the victim's pid is known (pid-only mark_victim, or the classic
+ * tracepoint, and the victim is not current), the cgroup filter falls back
+ * to the trigger. */
 static __always_inline bool oom_selected(struct task_struct *victim, __u32 victim_pid)
 {
 	if (sonde_filter_pids) {
