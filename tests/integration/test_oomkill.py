@@ -47,9 +47,9 @@ class MemoryCgroup:
     """A fresh memory cgroup limited to limit_mb without swap; on exit its
     processes are killed and it is removed."""
 
-    def __init__(self, limit_mb):
+    def __init__(self, limit_mb, suffix=""):
         self.root, self.v1 = memory_hierarchy()
-        self.name = f"sonde-test-{uuid.uuid4().hex[:8]}"
+        self.name = f"sonde-test-{uuid.uuid4().hex[:8]}{suffix}"
         self.dir = self.root / self.name
         self.path = "/" + self.name          # as /proc/PID/cgroup shows it
         self.procs = self.dir / "cgroup.procs"
@@ -202,9 +202,9 @@ def test_filters_select_victim_or_trigger_and_cgroup():
     assert by_pid.events() == []
 
 
-def test_table_with_hostile_comm():
+def test_table_with_hostile_comm_and_cgroup():
     hostile = "x\x1b[31m\tq"
-    with MemoryCgroup(48) as cg:
+    with MemoryCgroup(48, suffix="\x1b[31m\tred") as cg:
         tool = Tool("oomkill")
         pid, rc = allocate(cg, 256, "--comm", hostile)
         assert rc == -signal.SIGKILL
@@ -218,12 +218,12 @@ def test_table_with_hostile_comm():
     assert row[1:5] == [str(pid), shown, str(pid), shown]
     # anon plus a little file RSS
     assert 0.7 * 48 < float(row[5]) <= 48 + (PRE_JOIN_KB + 4096) / 1024
-    assert row[6:] == ["memcg", cg.path]
+    assert row[6:] == ["memcg", cg.path.replace("\x1b", "\\x1b").replace("\t", "\\x09")]
 
 
-def test_hostile_comm_escaped_in_json():
+def test_hostile_comm_and_cgroup_escaped_in_json():
     hostile = "x\x1b[31m\"q"
-    with MemoryCgroup(48) as cg:
+    with MemoryCgroup(48, suffix="\x1b]0;\"x\x07") as cg:
         tool = Tool("oomkill", "-o", "json")
         pid, rc = allocate(cg, 256, "--comm", hostile)
         assert rc == -signal.SIGKILL
@@ -231,6 +231,7 @@ def test_hostile_comm_escaped_in_json():
         assert tool.stop() == 0
     assert "\x1b" not in tool.stdout and "\\u001b" in tool.stdout
     assert events[0]["victim_comm"] == events[0]["trigger_comm"] == hostile
+    assert events[0]["memcg"] == cg.path
 
 
 def test_usage_errors_and_unsupported_method():
