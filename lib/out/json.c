@@ -171,7 +171,16 @@ void sonde_json_double(struct sonde_json *j, const char *k, double v)
 		return;
 	}
 	key(j, k);
-	put(j, num, snprintf(num, sizeof(num), "%.17g", v));
+	/* The shortest form that reads back as the same double: 0.33, not
+	 * 0.33000000000000002. */
+	for (int digits = 15;; digits++) {
+		int len = snprintf(num, sizeof(num), "%.*g", digits, v);
+
+		if (digits == 17 || strtod(num, NULL) == v) {
+			put(j, num, len);
+			return;
+		}
+	}
 }
 
 void sonde_json_bool(struct sonde_json *j, const char *k, bool v)

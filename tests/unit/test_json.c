@@ -80,10 +80,27 @@ static void objects(void)
 	fclose(f);
 }
 
+/* Doubles print in their shortest exact form; non-finite ones as null. */
+static void doubles(void)
+{
+	struct sonde_json j = {0};
+
+	sonde_json_begin(&j);
+	sonde_json_double(&j, "a", 0.33);
+	sonde_json_double(&j, "b", 1.5);
+	sonde_json_double(&j, "c", 0.1 + 0.2);
+	sonde_json_double(&j, "d", 1e300 * 1e300);
+	sonde_json_double(&j, "e", 12);
+	j.buf[j.len] = 0;
+	CHECK_STR(j.buf, "{\"a\":0.33,\"b\":1.5,\"c\":0.30000000000000004,\"d\":null,\"e\":12");
+	sonde_json_free(&j);
+}
+
 int main(void)
 {
 	RUN(escapes);
 	RUN(utf8);
 	RUN(objects);
+	RUN(doubles);
 	return CHECK_DONE();
 }

@@ -36,7 +36,7 @@ struct sonde_probe_alt {
 	const char *target;
 };
 
-#define SONDE_MAX_ALTS 4
+#define SONDE_MAX_ALTS 6
 
 struct sonde_probe {
 	const char *name;	/* what it observes, for -v and errors */
