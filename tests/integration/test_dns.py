@@ -254,33 +254,32 @@ def test_pid_filter_and_port_option_on_loopback():
     assert e["netns"] == os.stat("/proc/self/ns/net").st_ino
 
 
-def test_veth_from_container_namespace_to_host():
-    """A client in its own namespace asks a server on the host side of a
-    veth pair: the query is attributed to the client (it is sent in its
-    context) and reported with the client's namespace, once."""
+def test_veth_between_container_namespaces():
+    """A client in one namespace asks a server in another over a veth pair,
+    as between two containers: the query is attributed to the client (it is
+    sent in its context) and reported with the client's namespace, once.
+    Both ends are namespaces the test made; nothing is configured in the
+    host's own namespace."""
     port = free_udp_port()
-    host_if, peer_if = f"sdh{uuid.uuid4().hex[:6]}", f"sdp{uuid.uuid4().hex[:6]}"
-    with netns() as ns:
-        subprocess.run(["ip", "link", "add", host_if, "type", "veth", "peer", "name", peer_if,
-                        "netns", ns], check=True)
-        try:
-            subprocess.run(["ip", "addr", "add", "198.51.100.1/30", "dev", host_if], check=True)
-            subprocess.run(["ip", "link", "set", host_if, "up"], check=True)
-            in_netns(ns, "ip", "addr", "add", "198.51.100.2/30", "dev", peer_if, check=True)
-            in_netns(ns, "ip", "link", "set", peer_if, "up", check=True)
-            with responder("198.51.100.1", port=port):
-                tool = Tool("dns", "-o", "json", "--port", port)
-                pid, out = dig("198.51.100.1", "www.sonde.test", "A", port, ns)
-                assert "192.0.2.10" in out
-                tool.wait_events(lambda e: e["pid"] == pid)
-                assert tool.stop() == 0
-            inode = netns_inode(ns)
-        finally:
-            subprocess.run(["ip", "link", "del", host_if], check=False)
+    server_if, client_if = f"sds{uuid.uuid4().hex[:6]}", f"sdc{uuid.uuid4().hex[:6]}"
+    with netns() as server_ns, netns() as client_ns:
+        in_netns(server_ns, "ip", "link", "add", server_if, "type", "veth", "peer", "name",
+                 client_if, "netns", client_ns, check=True)
+        in_netns(server_ns, "ip", "addr", "add", "10.253.0.1/30", "dev", server_if, check=True)
+        in_netns(server_ns, "ip", "link", "set", server_if, "up", check=True)
+        in_netns(client_ns, "ip", "addr", "add", "10.253.0.2/30", "dev", client_if, check=True)
+        in_netns(client_ns, "ip", "link", "set", client_if, "up", check=True)
+        with responder("10.253.0.1", port=port, ns=server_ns):
+            tool = Tool("dns", "-o", "json", "--port", port)
+            pid, out = dig("10.253.0.1", "www.sonde.test", "A", port, client_ns)
+            assert "192.0.2.10" in out
+            tool.wait_events(lambda e: e["pid"] == pid)
+            assert tool.stop() == 0
+        inode = netns_inode(client_ns)
     events = [e for e in tool.events() if e["qname"] == "www.sonde.test"]
     assert len(events) == 1, events
     assert events[0]["pid"] == pid and events[0]["netns"] == inode
-    assert events[0]["server"] == "198.51.100.1" and events[0]["rcode"] == "NOERROR"
+    assert events[0]["server"] == "10.253.0.1" and events[0]["rcode"] == "NOERROR"
 
 
 def test_table_min_latency_and_hostile_names():
