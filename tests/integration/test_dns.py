@@ -27,14 +27,16 @@ SLACK_NS = 3 * 10**9	# a loaded 2-core machine may be slow to answer
 
 
 @contextlib.contextmanager
-def responder(*addrs, port=53, ns=None):
+def responder(*addrs, port=0, ns=None):
+    """Runs the responder; yields its port (0: one it finds free)."""
     cmd = [PYTHON, str(RESPONDER), "--port", str(port), "--delay", str(DELAY), *addrs]
     if ns:
         cmd = ["ip", "netns", "exec", ns, *cmd]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
-        assert p.stdout.readline().strip() == "ready"
-        yield p
+        word, _, bound = p.stdout.readline().strip().partition(" ")
+        assert word == "ready", "the DNS responder did not start"
+        yield int(bound)
     finally:
         p.kill()
         p.wait()
@@ -50,7 +52,7 @@ def dns_netns():
         try:
             (conf / "resolv.conf").write_text(
                 "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n")
-            with responder("127.0.0.1", "::1", ns=ns):
+            with responder("127.0.0.1", "::1", port=53, ns=ns):
                 yield ns
         finally:
             shutil.rmtree(conf)
@@ -216,8 +218,7 @@ def test_timeout_reported_after_deadline_and_at_exit():
     # A query still waiting when tracing ends is reported then. This test
     # sends it, then a query that is answered: once that answer is shown,
     # the earlier ones are known to the tool.
-    port = free_udp_port()
-    with responder("127.0.0.1", port=port):
+    with responder("127.0.0.1") as port:
         tool = Tool("dns", "-o", "json", "--port", port, "--timeout", "60s")
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.connect(("127.0.0.1", port))
@@ -235,8 +236,7 @@ def test_timeout_reported_after_deadline_and_at_exit():
 
 
 def test_pid_filter_and_port_option_on_loopback():
-    port = free_udp_port()
-    with responder("127.0.0.1", port=port):
+    with responder("127.0.0.1") as port:
         first = subprocess.Popen(["sleep", "60"])	# a live PID that asks nothing
         try:
             tool = Tool("dns", "-o", "json", "--port", port, "-p", first.pid)
@@ -260,7 +260,6 @@ def test_veth_between_container_namespaces():
     sent in its context) and reported with the client's namespace, once.
     Both ends are namespaces the test made; nothing is configured in the
     host's own namespace."""
-    port = free_udp_port()
     server_if, client_if = f"sds{uuid.uuid4().hex[:6]}", f"sdc{uuid.uuid4().hex[:6]}"
     with netns() as server_ns, netns() as client_ns:
         in_netns(server_ns, "ip", "link", "add", server_if, "type", "veth", "peer", "name",
@@ -269,7 +268,7 @@ def test_veth_between_container_namespaces():
         in_netns(server_ns, "ip", "link", "set", server_if, "up", check=True)
         in_netns(client_ns, "ip", "addr", "add", "10.253.0.2/30", "dev", client_if, check=True)
         in_netns(client_ns, "ip", "link", "set", client_if, "up", check=True)
-        with responder("10.253.0.1", port=port, ns=server_ns):
+        with responder("10.253.0.1", ns=server_ns) as port:
             tool = Tool("dns", "-o", "json", "--port", port)
             pid, out = dig("10.253.0.1", "www.sonde.test", "A", port, client_ns)
             assert "192.0.2.10" in out
@@ -283,8 +282,7 @@ def test_veth_between_container_namespaces():
 
 
 def test_table_min_latency_and_hostile_names():
-    port = free_udp_port()
-    with responder("127.0.0.1", port=port):
+    with responder("127.0.0.1") as port:
         tool = Tool("dns", "--port", port)
         # A name whose label holds an ESC byte and a newline.
         hostile, _ = dig("127.0.0.1", "\\027[31mred\\010.sonde.test", "A", port)
@@ -312,8 +310,7 @@ def test_table_min_latency_and_hostile_names():
 
 
 def test_malformed_packets_counted_not_fatal():
-    port = free_udp_port()
-    with responder("127.0.0.1", port=port):
+    with responder("127.0.0.1") as port:
         tool = Tool("dns", "-o", "json", "--port", port)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         # Too short; a pointer loop in the question; an overlong label.
@@ -337,11 +334,3 @@ def test_usage_errors_and_unsupported_method():
     assert r.returncode == 4
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "Usage: sonde-dns" in run("dns", "--help").stdout
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port

@@ -6,7 +6,10 @@ Answers over UDP and TCP on the given addresses and port:
   slow.sonde.test                       like www, after --delay seconds
   silent.sonde.test                     never answered (a timeout)
   anything else                         NXDOMAIN
-Prints "ready" once every socket is bound, then serves until killed.
+Prints "ready PORT" once every socket is bound, then serves until killed.
+With --port 0 it picks a port free for both UDP and TCP on every address
+itself: a port chosen by the caller and bound later can be taken in
+between by any connect on a busy machine.
 Messages are encoded by hand (RFC 1035) so the test depends on nothing
 outside the standard library."""
 import argparse
@@ -113,26 +116,49 @@ def serve_tcp(sock, delay):
         threading.Thread(target=serve_tcp_client, args=(conn, delay), daemon=True).start()
 
 
+def bind_all(addrs, port, delay):
+    """Binds UDP and TCP on every address at one port (0: the kernel's
+    choice for the first socket); returns (port, serving threads)."""
+    socks, threads = [], []
+    try:
+        for addr in addrs:
+            family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+            udp = socket.socket(family, socket.SOCK_DGRAM)
+            socks.append(udp)
+            udp.bind((addr, port))
+            port = udp.getsockname()[1]
+            tcp = socket.socket(family, socket.SOCK_STREAM)
+            socks.append(tcp)
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            tcp.bind((addr, port))
+            tcp.listen(16)
+            threads += [threading.Thread(target=serve_udp, args=(udp, delay), daemon=True),
+                        threading.Thread(target=serve_tcp, args=(tcp, delay), daemon=True)]
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return port, threads
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=53)
     ap.add_argument("--delay", type=float, default=0.2)
     ap.add_argument("addrs", nargs="+")
     args = ap.parse_args()
-    threads = []
-    for addr in args.addrs:
-        family = socket.AF_INET6 if ":" in addr else socket.AF_INET
-        udp = socket.socket(family, socket.SOCK_DGRAM)
-        udp.bind((addr, args.port))
-        tcp = socket.socket(family, socket.SOCK_STREAM)
-        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        tcp.bind((addr, args.port))
-        tcp.listen(16)
-        threads += [threading.Thread(target=serve_udp, args=(udp, args.delay), daemon=True),
-                    threading.Thread(target=serve_tcp, args=(tcp, args.delay), daemon=True)]
+    for _ in range(100):
+        try:
+            port, threads = bind_all(args.addrs, args.port, args.delay)
+            break
+        except OSError:
+            if args.port:
+                raise
+    else:
+        sys.exit("dns_responder: no port free for UDP and TCP on all addresses")
     for t in threads:
         t.start()
-    print("ready", flush=True)
+    print(f"ready {port}", flush=True)
     for t in threads:
         t.join()
 
