@@ -13,6 +13,8 @@
 enum {
 	OPT_ATTACH = 0x8000,
 	OPT_LIST_OPTIONS = 0x10000,
+	OPT_SUMMARY,	/* hidden: the one-line summary, for `sonde list` */
+	OPT_PLAN,	/* hidden: report attach methods only, for `sonde doctor` */
 };
 
 static const struct sonde_option common_options[] = {
@@ -236,7 +238,7 @@ static int parse_common(const struct sonde_tool *tool, int key, const char *arg,
 static int build_getopt(const struct sonde_tool *tool, struct option **longopts, char **shortopts)
 {
 	const struct sonde_option *lists[] = {tool->options, common_options};
-	size_t n = 1, k = 0, s = 0;
+	size_t n = 3, k = 0, s = 0;	/* 3: the hidden options */
 
 	for (size_t l = 0; l < 2; l++)
 		for (const struct sonde_option *o = lists[l]; o && o->name; o++)
@@ -259,6 +261,8 @@ static int build_getopt(const struct sonde_tool *tool, struct option **longopts,
 		}
 	}
 	(*longopts)[k++] = (struct option){"list-options", no_argument, NULL, OPT_LIST_OPTIONS};
+	(*longopts)[k++] = (struct option){"summary", no_argument, NULL, OPT_SUMMARY};
+	(*longopts)[k++] = (struct option){"plan", no_argument, NULL, OPT_PLAN};
 	return 0;
 }
 
@@ -299,6 +303,11 @@ int sonde_cli_parse(const struct sonde_tool *tool, int argc, char **argv,
 		} else if (c == OPT_LIST_OPTIONS) {
 			print_option_list(tool);
 			rc = SONDE_EXIT_OK;
+		} else if (c == OPT_SUMMARY) {
+			printf("%s\n", tool->summary);
+			rc = SONDE_EXIT_OK;
+		} else if (c == OPT_PLAN) {
+			args->plan = true;
 		} else if (c == '?') {
 			if (optopt && optopt < SONDE_OPT_LONG)
 				sonde_err("unknown option '-%c' (see --help)", optopt);

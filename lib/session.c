@@ -528,6 +528,8 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 	rc = sonde_caps_check();
 	if (rc)
 		return rc;
+	if (cfg->args->plan)
+		return sonde_session_plan(cfg);
 	if (sonde_verbosity() >= 2)
 		sonde_features_print(stderr);
 	rc = choose(&s);

@@ -49,6 +49,9 @@ struct sonde_args {
 	enum sonde_format format;
 	int verbose;
 	int attach;		/* forced attach method (enum sonde_attach_kind), 0: best */
+	/* Hidden --plan (for `sonde doctor`): the session only reports which
+	 * attach method each probe would use, loading nothing. */
+	bool plan;
 };
 
 #define SONDE_CLI_CONTINUE (-1)
