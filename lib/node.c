@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "sonde/node.h"
@@ -26,27 +27,28 @@ int sonde_parse_lockdown(const char *text, char *mode, size_t size)
 	return 0;
 }
 
-bool sonde_lockdown(char *line, size_t size)
+int sonde_lockdown(char *mode, size_t size, bool *mounted)
 {
-	char text[128] = "", mode[32], dir[256];
-	FILE *f = fopen("/sys/kernel/security/lockdown", "re");
+	char text[128] = "", dir[256];
+	FILE *f;
+	bool read;
 
-	if (f) {
-		bool read = fgets(text, sizeof(text), f) != NULL;
-
-		fclose(f);
-		if (read && !sonde_parse_lockdown(text, mode, sizeof(mode))) {
-			snprintf(line, size, "%s", mode);
-			return true;
-		}
-		snprintf(line, size, "unknown (unreadable /sys/kernel/security/lockdown)");
-		return false;
+	*mounted = false;
+	/* systemd mounts securityfs at boot; minimal hosts and containers may
+	 * not. Mounting it exposes nothing new to a process that may mount. */
+	if (sonde_mount_point("securityfs", dir, sizeof(dir))) {
+		if (mount("securityfs", "/sys/kernel/security", "securityfs", 0, NULL))
+			return -errno;
+		*mounted = true;
 	}
-	if (sonde_mount_point("securityfs", dir, sizeof(dir)))
-		snprintf(line, size, "unknown (securityfs is not mounted at /sys/kernel/security)");
-	else
-		snprintf(line, size, "none (this kernel has no lockdown LSM)");
-	return false;
+	f = fopen("/sys/kernel/security/lockdown", "re");
+	if (!f)
+		return errno == ENOENT ? -ENOENT : -errno;
+	read = fgets(text, sizeof(text), f) != NULL;
+	fclose(f);
+	if (!read || sonde_parse_lockdown(text, mode, size))
+		return -EINVAL;
+	return 0;
 }
 
 int sonde_find_mount(FILE *mounts, const char *fstype, char *dir, size_t size)

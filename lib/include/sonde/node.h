@@ -13,11 +13,13 @@
  * bracketed. */
 int sonde_parse_lockdown(const char *text, char *mode, size_t size);
 
-/* Kernel lockdown as one line: "none", "integrity" (no kprobes writing
- * kernel memory, bpf_probe_write_user refused), "confidentiality" (BPF
- * cannot read kernel memory: most tracing refused), or why it is unknown.
- * Returns true when the mode could be read. */
-bool sonde_lockdown(char *line, size_t size);
+/* The kernel's lockdown mode: "none", "integrity" (the kernel cannot be
+ * modified; tracing works) or "confidentiality" (BPF may not read kernel
+ * memory: most tracing is refused). Mounts securityfs at
+ * /sys/kernel/security when it is missing, and sets *mounted then.
+ * Returns 0, -ENOENT when the kernel has no lockdown LSM (nothing is locked
+ * down), or another -errno when it cannot be known. */
+int sonde_lockdown(char *mode, size_t size, bool *mounted);
 
 /* First mount point of a file system type in a mounts table (the format of
  * /proc/self/mounts). Returns 0 and fills dir, or -ENOENT. */

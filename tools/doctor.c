@@ -1,0 +1,222 @@
+/* sonde doctor: what this node allows a tracer, and what each tool will do
+ * here. The kernel features come from libsonde's probes, the node's state
+ * (mounts, lockdown, capabilities, sysctls) from lib/node.c, and each tool
+ * answers for itself through --plan, so a tool added later is covered
+ * without a line here. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include <sonde/features.h>
+#include <sonde/log.h>
+#include <sonde/node.h>
+
+#include "front.h"
+
+/* "  NAME  VALUE  DETAIL", aligned, without trailing blanks. */
+static void row(const char *name, const char *value, const char *detail)
+{
+	if (detail && *detail)
+		printf("  %-26s %-5s %s\n", name, value, detail);
+	else
+		printf("  %-26s %s\n", name, value);
+}
+
+static void kernel_features(void)
+{
+	printf("Kernel features\n");
+	for (int f = 0; f < SONDE_FEAT_COUNT; f++) {
+		bool has = sonde_feature_has(f);
+
+		row(sonde_feature_name(f), has ? "yes" : "no",
+		       has ? "" : sonde_feature_reason(f));
+	}
+}
+
+/* Recorded before anything probes the kernel: probing tracepoints mounts
+ * tracefs when it is missing, and the report should say so. */
+struct mounts {
+	bool tracefs, debugfs;
+	char tracefs_dir[256], debugfs_dir[256];
+};
+
+static void read_mounts(struct mounts *m)
+{
+	m->tracefs = !sonde_mount_point("tracefs", m->tracefs_dir, sizeof(m->tracefs_dir));
+	m->debugfs = !sonde_mount_point("debugfs", m->debugfs_dir, sizeof(m->debugfs_dir));
+}
+
+static void sysctl_row(const char *name, const char *(*meaning)(long))
+{
+	long v;
+	char value[24];
+
+	if (sonde_read_sysctl(name, &v)) {
+		row(strchr(name, '/') + 1, "?", "not readable");
+		return;
+	}
+	snprintf(value, sizeof(value), "%ld", v);
+	row(strchr(name, '/') + 1, value, meaning(v));
+}
+
+static const char *unprivileged_bpf_meaning(long v)
+{
+	return v ? "only privileged processes may use bpf(2) (sonde needs root or capabilities anyway)"
+		 : "unprivileged bpf(2) allowed";
+}
+
+static const char *perf_paranoid_meaning(long v)
+{
+	return v >= 2 ? "perf events need CAP_PERFMON (held by root)" : "perf events open to users";
+}
+
+static const char *kptr_restrict_meaning(long v)
+{
+	return v >= 2 ? "kernel addresses hidden even from root: kernel stacks show no symbols"
+		      : "kernel symbols readable with privileges";
+}
+
+static void lockdown_row(void)
+{
+	char mode[32], detail[256];
+	bool mounted;
+	int rc = sonde_lockdown(mode, sizeof(mode), &mounted);
+	const char *meaning;
+
+	if (rc == -ENOENT) {
+		snprintf(mode, sizeof(mode), "none");
+		meaning = "this kernel has no lockdown LSM";
+	} else if (rc) {
+		snprintf(detail, sizeof(detail), "cannot be read: %s", strerror(-rc));
+		row("lockdown", "?", detail);
+		return;
+	} else if (!strcmp(mode, "confidentiality")) {
+		meaning = "BPF may not read kernel memory: most tracing is refused";
+	} else if (!strcmp(mode, "integrity")) {
+		meaning = "the kernel cannot be modified; tracing works";
+	} else {
+		meaning = "no restrictions";
+	}
+	snprintf(detail, sizeof(detail), "%s%s", meaning,
+		 mounted ? " (securityfs was not mounted; sonde mounted it at /sys/kernel/security)" : "");
+	row("lockdown", mode, detail);
+}
+
+/* Returns whether the capabilities suffice to load tracing programs. */
+static bool node_state(const struct mounts *before)
+{
+	const char *tracefs = sonde_tracefs();
+	char line[256], caps[256];
+	bool enough;
+
+	printf("\nNode\n");
+	if (before->tracefs)
+		row("tracefs", "yes", before->tracefs_dir);
+	else if (tracefs) {
+		snprintf(line, sizeof(line), "was not mounted; sonde mounted it at %s", tracefs);
+		row("tracefs", "yes", line);
+	} else
+		row("tracefs", "no", "not mounted and cannot be mounted: classic tracepoints unavailable");
+	row("debugfs", before->debugfs ? "yes" : "no",
+	       before->debugfs ? before->debugfs_dir : "not mounted (not needed: tracefs is used directly)");
+	lockdown_row();
+	enough = sonde_caps_held(caps, sizeof(caps));
+	row("capabilities", enough ? "yes" : "no", caps);
+	if (!enough)
+		row("", "", "tools need CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN: run as root");
+	sysctl_row("kernel/unprivileged_bpf_disabled", unprivileged_bpf_meaning);
+	sysctl_row("kernel/perf_event_paranoid", perf_paranoid_meaning);
+	sysctl_row("kernel/kptr_restrict", kptr_restrict_meaning);
+	return enough;
+}
+
+/* Appends word to a space-separated list unless it is already there. */
+static void add_word(char *list, size_t size, const char *word)
+{
+	size_t len = strlen(list), wl = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)); p += wl)
+		if ((p == list || p[-1] == ' ') && (p[wl] == ' ' || !p[wl]))
+			return;
+	snprintf(list + len, size - len, "%s%s", len ? " " : "", word);
+}
+
+/* One tool's plan: "PROBE<TAB>METHOD<TAB>DETAIL" lines (lib/plan.c). */
+static bool tool_plan(const struct tool_entry *tool, int verbose)
+{
+	char *argv[] = {(char *)tool->path, "--plan", NULL};
+	char methods[256] = "", skipped[512] = "", reason[512] = "", probes[4096] = "";
+	char *out, *err, *line, *save = NULL;
+	int rc = run_capture(tool->path, argv, &out, &err);
+
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *method = strchr(line, '\t'), *detail;
+
+		if (!method || !(detail = strchr(method + 1, '\t')))
+			continue;
+		*method++ = 0;
+		*detail++ = 0;
+		if (strcmp(method, "-"))
+			add_word(methods, sizeof(methods), method);
+		else if (!strncmp(detail, "skipped", 7))
+			snprintf(skipped + strlen(skipped), sizeof(skipped) - strlen(skipped), "%s%s",
+				 *skipped ? ", " : "", line);
+		else if (!*reason)
+			snprintf(reason, sizeof(reason), "%s: %s", line, detail);
+		snprintf(probes + strlen(probes), sizeof(probes) - strlen(probes),
+			 "      %-24s %-10s %s\n", line, method, detail);
+	}
+	if (rc == 0) {
+		char how[800];
+
+		snprintf(how, sizeof(how), "%s%s%s%s", methods, *skipped ? " (without " : "",
+			 skipped, *skipped ? ")" : "");
+		row(tool->name, "yes", how);
+	} else {
+		/* Otherwise the tool's own one-line error says why, after
+		 * its "sonde-NAME: " prefix. */
+		if (!*reason && err && *err) {
+			char *colon = strstr(err, ": ");
+
+			err[strcspn(err, "\n")] = 0;
+			snprintf(reason, sizeof(reason), "%s", colon ? colon + 2 : err);
+		}
+		row(tool->name, "no", *reason ? reason : "cannot run (no reason given)");
+	}
+	if (verbose)
+		fputs(probes, stdout);
+	free(out);
+	free(err);
+	return rc == 0;
+}
+
+int cmd_doctor(const struct tool_set *set, int argc, char **argv)
+{
+	struct mounts before;
+	struct utsname u;
+	bool enough, all_tools = true;
+	int verbose = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+			verbose = 1;
+		} else {
+			sonde_err("usage: sonde doctor [-v]");
+			return SONDE_EXIT_USAGE;
+		}
+	}
+	read_mounts(&before);
+	uname(&u);
+	printf("sonde %s on Linux %s (%s)\n\n", SONDE_VERSION, u.release, u.machine);
+	kernel_features();
+	enough = node_state(&before);
+	printf("\nTools%s\n", verbose ? " (each probe: method and target, or why not)" : "");
+	for (size_t i = 0; i < set->n; i++)
+		all_tools &= tool_plan(&set->tools[i], verbose);
+	fflush(stdout);
+	if (!enough)
+		return SONDE_EXIT_PRIVILEGE;
+	return all_tools ? SONDE_EXIT_OK : SONDE_EXIT_UNSUPPORTED;
+}
