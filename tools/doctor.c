@@ -24,9 +24,12 @@ static void row(const char *name, const char *value, const char *detail)
 		printf("  %-26s %s\n", name, value);
 }
 
-static void kernel_features(void)
+static void kernel_features(bool privileged)
 {
 	printf("Kernel features\n");
+	if (!privileged)
+		printf("  (probed without CAP_BPF and CAP_PERFMON: a \"no\" may mean only that this\n"
+		       "   process may not; run as root to see what the kernel has)\n");
 	for (int f = 0; f < SONDE_FEAT_COUNT; f++) {
 		bool has = sonde_feature_has(f);
 
@@ -151,6 +154,12 @@ static bool tool_plan(const struct tool_entry *tool, int verbose)
 	char *out, *err, *line, *save = NULL;
 	int rc = run_capture(tool->path, argv, &out, &err);
 
+	if (!out || !err) {
+		row(tool->name, "no", "cannot run it: out of memory");
+		free(out);
+		free(err);
+		return false;
+	}
 	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *method = strchr(line, '\t'), *detail;
 
@@ -168,7 +177,13 @@ static bool tool_plan(const struct tool_entry *tool, int verbose)
 		snprintf(probes + strlen(probes), sizeof(probes) - strlen(probes),
 			 "      %-24s %-10s %s\n", line, method, detail);
 	}
-	if (rc == 0) {
+	if (rc == SONDE_EXIT_USAGE) {
+		/* A tool that cannot plan without arguments (e.g. it needs
+		 * -p PID): it is not known to fail here. */
+		err[strcspn(err, "\n")] = 0;
+		row(tool->name, "?", *err ? err : "needs arguments to say");
+		rc = 0;
+	} else if (rc == 0) {
 		char how[800];
 
 		snprintf(how, sizeof(how), "%s%s%s%s", methods, *skipped ? " (without " : "",
@@ -177,7 +192,7 @@ static bool tool_plan(const struct tool_entry *tool, int verbose)
 	} else {
 		/* Otherwise the tool's own one-line error says why, after
 		 * its "sonde-NAME: " prefix. */
-		if (!*reason && err && *err) {
+		if (!*reason && *err) {
 			char *colon = strstr(err, ": ");
 
 			err[strcspn(err, "\n")] = 0;
@@ -196,6 +211,7 @@ int cmd_doctor(const struct tool_set *set, int argc, char **argv)
 {
 	struct mounts before;
 	struct utsname u;
+	char caps[256];
 	bool enough, all_tools = true;
 	int verbose = 0;
 
@@ -210,7 +226,7 @@ int cmd_doctor(const struct tool_set *set, int argc, char **argv)
 	read_mounts(&before);
 	uname(&u);
 	printf("sonde %s on Linux %s (%s)\n\n", SONDE_VERSION, u.release, u.machine);
-	kernel_features();
+	kernel_features(sonde_caps_held(caps, sizeof(caps)));
 	enough = node_state(&before);
 	printf("\nTools%s\n", verbose ? " (each probe: method and target, or why not)" : "");
 	for (size_t i = 0; i < set->n; i++)
