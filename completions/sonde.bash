@@ -38,11 +38,17 @@ _sonde_tool()
 {
     local cur=$1 prev=$2
     shift 2
-    local listing name arg help choices
+    local listing line name arg choices
     local -a names=()
 
     listing=$("$@" --list-options 2>/dev/null) || return
-    while IFS=$'\t' read -r name arg help choices; do
+    while IFS= read -r line; do
+        # Fields may be empty, so no `read` splitting: tabs are IFS
+        # white space, and runs of them would merge.
+        name=${line%%$'\t'*} line=${line#*$'\t'}
+        arg=${line%%$'\t'*} line=${line#*$'\t'}
+        choices=
+        [[ $line == *$'\t'* ]] && choices=${line#*$'\t'}
         names+=("$name")
         [[ $name == "$prev" && -n $arg ]] || continue
         case $name in

@@ -2,6 +2,7 @@
 shell driven through a pseudo-terminal, the bash and zsh completions, the
 man pages and `meson install`. Tools are discovered, never named here
 except tcpconnect, the one every tree has."""
+import fcntl
 import os
 import pty
 import re
@@ -9,8 +10,10 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
+import termios
 import time
 from pathlib import Path
 
@@ -44,9 +47,11 @@ def unique_process(tmp_path, name="snd-probe-xyz"):
 def bpf_loads(*cmd):
     """Runs cmd under strace; returns (exit status, names of the BPF
     programs it loaded)."""
+    # LeakSanitizer cannot work under ptrace (an ASan build would exit 1).
+    env = {**os.environ, "ASAN_OPTIONS": "detect_leaks=0"}
     with tempfile.NamedTemporaryFile("r") as log:
         r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=bpf", "-o", log.name, *map(str, cmd)],
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120, env=env)
         names = re.findall(r'BPF_PROG_LOAD.*?prog_name="([^"]*)"', log.read())
     return r.returncode, names
 
@@ -137,16 +142,18 @@ def test_plan_chooses_without_loading():
 class Shell:
     """sonde with no arguments on a terminal."""
 
-    def __init__(self, home, env=None):
+    def __init__(self, home, env=None, argv=None, rows=50):
         inputrc = Path(home) / "inputrc"
         # Long completion lists in full, without "--More--" or a question.
         inputrc.write_text("set completion-query-items 100000\nset page-completions off\n")
         self.env = {k: v for k, v in os.environ.items() if k != "XDG_STATE_HOME"}
         self.env.update({"HOME": str(home), "TERM": "dumb", "INPUTRC": str(inputrc),
                          "COLUMNS": "200", "LINES": "50", **(env or {})})
+        argv = argv or [str(SONDE)]
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
-            os.execve(str(SONDE), [str(SONDE)], self.env)
+            os.execve(argv[0], argv, self.env)
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, 200, 0, 0))
         self.buf = b""
 
     def send(self, data):
@@ -357,8 +364,33 @@ def test_completions_name_every_tool():
         assert name in zsh_first[1:], f"zsh completion does not name {name}"
 
 
-def test_zsh_completion_parses():
+def test_zsh_completion(tmp_path):
     subprocess.run(["zsh", "-n", str(COMPLETIONS / "_sonde")], check=True)
+    sleeper = unique_process(tmp_path)
+    z = Shell(tmp_path, argv=["/usr/bin/zsh", "-f", "-i"], rows=1000,
+              env={"PATH": f"{BUILD / 'tools'}:{os.environ['PATH']}", "PS1": "zsh%% "})
+    try:
+        z.expect(r"zsh% ")
+        z.send(f"unset zle_bracketed_paste; LISTMAX=1000000; fpath=({COMPLETIONS} $fpath); "
+               "autoload -Uz compinit; compinit -u -D\r")
+        z.expect(r"zsh% $")
+        z.send("sonde tcpc\t")
+        z.expect(r"sonde tcpconnect $")
+        z.send("--atta\t")
+        z.expect(r"--attach $")
+        z.send("t\t")
+        screen = z.expect(r"tracepoint")
+        assert "tp_btf" in screen + z.expect(r"tp_btf|\n")
+        z.send("\x15")                          # Ctrl-U: a new line
+        z.send("sonde-tcpconnect -o j\t")
+        z.expect(r"-o json $")
+        z.send("\x15")
+        z.send("sonde-tcpconnect -p \t")
+        z.expect(rf"\b{sleeper.pid}\s+-- snd-probe-xyz\b")
+    finally:
+        z.kill()
+        sleeper.kill()
+        sleeper.wait()
 
 
 # ---- man pages ----
