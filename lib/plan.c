@@ -1,7 +1,8 @@
 /* `--plan`: what a session would do on this kernel, without doing it. Each
  * probe gets one line on stdout, "PROBE<TAB>METHOD<TAB>DETAIL", where METHOD
- * is the attach method chosen (DETAIL: its target) or "-" when none fits
- * (DETAIL: "skipped (optional): why" or "unavailable: why"). `sonde doctor`
+ * is the attach method chosen (DETAIL: its target), "-" when none fits
+ * (DETAIL: "skipped (optional): why" or "unavailable: why"), or "+own" for
+ * attachments the tool makes itself (perf events, uprobes). `sonde doctor`
  * reads these lines; nothing is loaded or attached. */
 #include <stdio.h>
 
@@ -65,8 +66,9 @@ int sonde_session_plan(const struct sonde_session_config *cfg)
 		printf("--attach\t-\tunavailable: this tool has no %s probes\n", sonde_attach_kind_name(forced));
 		rc = SONDE_EXIT_UNSUPPORTED;
 	}
+	/* What attach_extra does is the tool's own business: say it exists. */
 	if (cfg->attach_extra)
-		printf("tool-specific attachments\textra\tmade at run time (perf events, uprobes)\n");
+		printf("tool-specific attachments\t+own\tperf events or uprobes, attached by the tool when it runs\n");
 	fflush(stdout);
 	return rc;
 }

@@ -153,6 +153,7 @@ static bool tool_plan(const struct tool_entry *tool, int verbose)
 	char methods[256] = "", skipped[512] = "", reason[512] = "", probes[4096] = "";
 	char *out, *err, *line, *save = NULL;
 	int rc = run_capture(tool->path, argv, &out, &err);
+	bool own = false;
 
 	if (!out || !err) {
 		row(tool->name, "no", "cannot run it: out of memory");
@@ -167,7 +168,9 @@ static bool tool_plan(const struct tool_entry *tool, int verbose)
 			continue;
 		*method++ = 0;
 		*detail++ = 0;
-		if (strcmp(method, "-"))
+		if (!strcmp(method, "+own"))
+			own = true;
+		else if (strcmp(method, "-"))
 			add_word(methods, sizeof(methods), method);
 		else if (!strncmp(detail, "skipped", 7))
 			snprintf(skipped + strlen(skipped), sizeof(skipped) - strlen(skipped), "%s%s",
@@ -186,8 +189,9 @@ static bool tool_plan(const struct tool_entry *tool, int verbose)
 	} else if (rc == 0) {
 		char how[800];
 
-		snprintf(how, sizeof(how), "%s%s%s%s", methods, *skipped ? " (without " : "",
-			 skipped, *skipped ? ")" : "");
+		snprintf(how, sizeof(how), "%s%s%s%s%s%s", methods,
+			 own && *methods ? " + " : "", own ? "its own perf events/uprobes" : "",
+			 *skipped ? " (without " : "", skipped, *skipped ? ")" : "");
 		row(tool->name, "yes", how);
 	} else {
 		/* Otherwise the tool's own one-line error says why, after

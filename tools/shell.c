@@ -1,6 +1,6 @@
 /* The interactive shell: GNU readline with tab completion of commands, tool
- * names, each tool's options (from its --list-options), fixed option values
- * and PIDs with their command names; persistent history; a sticky target
+ * names, each tool's options (from its --list-options), fixed option values,
+ * PIDs with their command names and container IDs; persistent history; a sticky target
  * applied to the tools that follow. A tool runs as a child in its own
  * foreground process group, so Ctrl-C stops the tool (which detaches
  * cleanly) and the shell returns to its prompt. */
@@ -22,6 +22,7 @@
 #include <readline/readline.h>
 
 #include <sonde/cli.h>
+#include <sonde/container.h>
 #include <sonde/log.h>
 
 #include "front.h"
@@ -62,13 +63,31 @@ static struct {
 } sh;
 
 static volatile sig_atomic_t interrupted, resized;
+/* The handler also writes a byte here, which the main loop polls with the
+ * terminal: a signal that lands just before poll() still wakes it. */
+static int signal_pipe[2] = {-1, -1};
 
 static void on_signal(int sig)
 {
+	int saved = errno;
+
 	if (sig == SIGINT)
 		interrupted = 1;
 	else
 		resized = 1;
+	/* When the pipe is full a wake-up is pending anyway. */
+	ssize_t ignored = write(signal_pipe[1], "", 1);
+
+	(void)ignored;
+	errno = saved;
+}
+
+static void drain_signal_pipe(void)
+{
+	char buf[64];
+
+	while (read(signal_pipe[0], buf, sizeof(buf)) > 0)
+		;
 }
 
 /* ---- history ---- */
@@ -212,6 +231,37 @@ static void display_pids(char **matches, int n, int max_len)
 	free(shown);
 }
 
+/* Container IDs of the processes running now, each once. */
+static void add_containers(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[300], text[8192], id[SONDE_CONTAINER_ID_LEN + 1];
+		bool seen = false;
+		size_t n;
+		FILE *f;
+
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cgroup", e->d_name);
+		if (!(f = fopen(path, "re")))
+			continue;
+		n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+		text[n] = 0;
+		if (!sonde_container_id_from_cgroup_file(text, n, id))
+			continue;
+		for (size_t i = 0; i < sh.n_candidates && !seen; i++)
+			seen = !strcmp(sh.candidates[i], id);
+		if (!seen)
+			candidate_add("", id);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* ---- tools' options ---- */
 
 static const struct option_cache *tool_options(const struct tool_entry *tool)
@@ -260,6 +310,11 @@ static bool is_pid_option(const char *name)
 	return !strcmp(name, "-p") || !strcmp(name, "--pid");
 }
 
+static bool is_container_option(const char *name)
+{
+	return !strcmp(name, "-C") || !strcmp(name, "--container");
+}
+
 /* After a tool's name: its options, or the value of the option before. */
 static void add_tool_words(const struct tool_entry *tool, const char *prev, const char *text)
 {
@@ -269,6 +324,8 @@ static void add_tool_words(const struct tool_entry *tool, const char *prev, cons
 	if (o && o->takes_arg) {
 		if (is_pid_option(o->name)) {
 			add_pids(text);
+		} else if (is_container_option(o->name)) {
+			add_containers();
 		} else if (o->choices) {
 			char *words = strdup(o->choices), *w, *save = NULL;
 
@@ -310,6 +367,8 @@ static char **complete(const char *text, int start, int end)
 			candidate_add("", sh.set->tools[i].name);
 	} else if (n == 1 && !strcmp(words[0], "target")) {
 		add_pids(text);
+	} else if (n == 1 && !strcmp(words[0], "container")) {
+		add_containers();
 	} else if ((tool = tools_find(sh.set, words[0]))) {
 		add_tool_words(tool, n > 1 ? words[n - 1] : NULL, text);
 	}
@@ -432,6 +491,7 @@ static int run_foreground(char *const argv[])
 	if (tty)
 		tcsetpgrp(STDIN_FILENO, getpgrp());
 	interrupted = 0;
+	drain_signal_pipe();
 	if (WIFSIGNALED(status)) {
 		sonde_err("%s ended by %s", argv[0], strsignal(WTERMSIG(status)));
 		return 128 + WTERMSIG(status);
@@ -567,6 +627,11 @@ int cmd_shell(struct tool_set *set)
 	sh.cache = calloc(set->n + 1, sizeof(*sh.cache));
 	if (!sh.cache)
 		return SONDE_EXIT_RUNTIME;
+	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK)) {
+		sonde_err("pipe: %s", strerror(errno));
+		free(sh.cache);
+		return SONDE_EXIT_RUNTIME;
+	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGWINCH, &sa, NULL);
 	signal(SIGTTOU, SIG_IGN);	/* taking the terminal back from a tool */
@@ -579,9 +644,13 @@ int cmd_shell(struct tool_set *set)
 	update_prompt();
 	rl_callback_handler_install(sh.prompt, on_line);
 	while (!sh.done) {
-		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
-		int n = poll(&pfd, 1, -1);
+		struct pollfd pfd[2] = {
+			{.fd = STDIN_FILENO, .events = POLLIN},
+			{.fd = signal_pipe[0], .events = POLLIN},
+		};
+		int n = poll(pfd, 2, -1);
 
+		drain_signal_pipe();
 		if (interrupted) {
 			interrupted = 0;
 			abandon_line();
@@ -590,7 +659,7 @@ int cmd_shell(struct tool_set *set)
 			resized = 0;
 			rl_resize_terminal();
 		}
-		if (n > 0)
+		if (n > 0 && pfd[0].revents)
 			rl_callback_read_char();
 		if (!sh.have_line)
 			continue;
@@ -622,5 +691,7 @@ int cmd_shell(struct tool_set *set)
 		free(sh.cache[i].opts);
 	}
 	free(sh.cache);
+	close(signal_pipe[0]);
+	close(signal_pipe[1]);
 	return SONDE_EXIT_OK;
 }

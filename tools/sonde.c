@@ -92,8 +92,12 @@ static int dispatch(struct tool_set *set, int argc, char **argv)
 		return cmd_list(set, argc, argv);
 	if (!strcmp(cmd, "doctor"))
 		return cmd_doctor(set, argc, argv);
-	if (!strcmp(cmd, "shell") && argc == 1)
-		return cmd_shell(set);
+	if (!strcmp(cmd, "shell")) {
+		if (argc == 1)
+			return cmd_shell(set);
+		sonde_err("usage: sonde shell");
+		return SONDE_EXIT_USAGE;
+	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
 		printf("sonde %s\n", SONDE_VERSION);
 		return SONDE_EXIT_OK;

@@ -291,6 +291,29 @@ def test_shell_completes_pids_with_names_and_keeps_a_target(shell, tmp_path):
         sleeper.wait()
 
 
+def test_shell_completes_container_ids(shell, tmp_path):
+    """A process in a cgroup named like a docker scope is a container."""
+    cid = "5e" * 32
+    cgroup = Path(f"/sys/fs/cgroup/pids/docker-{cid}.scope")
+    cgroup.mkdir()
+    sleeper = unique_process(tmp_path)
+    try:
+        (cgroup / "cgroup.procs").write_text(str(sleeper.pid))
+        shell.send("container 5e5e\t")
+        shell.expect(rf"container {cid} $")
+        shell.send("\r")
+        shell.expect(rf"sonde \[container {cid}\]> $")
+        shell.send("tcpconnect -C 5e\t")
+        shell.expect(rf"-C {cid} $")
+        shell.send("\x03")
+        shell.expect(r"> $")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        wait_for(lambda: not (cgroup / "cgroup.procs").read_text().strip(), 10, "an empty cgroup")
+        cgroup.rmdir()
+
+
 def test_shell_history_persists_under_xdg_state_home(tmp_path):
     state = tmp_path / "state"
     sh = Shell(tmp_path, env={"XDG_STATE_HOME": str(state)})
