@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "front.h"
@@ -40,10 +41,20 @@ static char *take(struct buffer *b)
 	return b->data ? b->data : strdup("");
 }
 
-int run_capture(const char *path, char *const argv[], char **out, char **err)
+static long long now_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+int run_capture(const char *path, char *const argv[], int timeout_ms, char **out, char **err)
+{
+	long long deadline = now_ms() + timeout_ms;
 	struct buffer bufs[2] = {0};
-	int fds[2][2], status;
+	int fds[2][2], status, stop_signal = SIGINT;
+	bool timed_out = false;
 	struct pollfd pfd[2];
 	pid_t pid;
 
@@ -71,8 +82,25 @@ int run_capture(const char *path, char *const argv[], char **out, char **err)
 	for (int i = 0; i < 2; i++)
 		pfd[i] = (struct pollfd){.fd = pid > 0 ? fds[i][0] : -1, .events = POLLIN};
 	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		long long left = deadline - now_ms();
+		int n;
+
+		if (left <= 0) {
+			/* Interrupt it, and kill it if that is not enough; a
+			 * child of its own may still hold the pipes after that. */
+			if (stop_signal == 0)
+				break;
+			kill(pid, stop_signal);
+			timed_out = true;
+			stop_signal = stop_signal == SIGINT ? SIGKILL : 0;
+			deadline = now_ms() + 5000;
+			continue;
+		}
+		n = poll(pfd, 2, (int)left);
+		if (n < 0 && errno != EINTR)
 			break;
+		if (n <= 0)
+			continue;
 		for (int i = 0; i < 2; i++)
 			if (pfd[i].fd >= 0 && pfd[i].revents && !drain(pfd[i].fd, &bufs[i]))
 				pfd[i].fd = -1;
@@ -86,6 +114,8 @@ int run_capture(const char *path, char *const argv[], char **out, char **err)
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
+	if (timed_out)
+		return RUN_TIMED_OUT;
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status) == 127 ? -1 : WEXITSTATUS(status);
@@ -95,7 +125,7 @@ char *tool_summary(const struct tool_entry *tool)
 {
 	char *argv[] = {(char *)tool->path, "--summary", NULL};
 	char *out, *err;
-	int rc = run_capture(tool->path, argv, &out, &err);
+	int rc = run_capture(tool->path, argv, TOOL_ANSWER_TIMEOUT_MS, &out, &err);
 
 	free(err);
 	if (rc != 0 || !out || !*out) {

@@ -152,7 +152,7 @@ static bool tool_plan(const struct tool_entry *tool, int verbose)
 	char *argv[] = {(char *)tool->path, "--plan", NULL};
 	char methods[256] = "", skipped[512] = "", reason[512] = "", probes[4096] = "";
 	char *out, *err, *line, *save = NULL;
-	int rc = run_capture(tool->path, argv, &out, &err);
+	int rc = run_capture(tool->path, argv, TOOL_ANSWER_TIMEOUT_MS, &out, &err);
 	bool own = false;
 
 	if (!out || !err) {
@@ -180,7 +180,10 @@ static bool tool_plan(const struct tool_entry *tool, int verbose)
 		snprintf(probes + strlen(probes), sizeof(probes) - strlen(probes),
 			 "      %-24s %-10s %s\n", line, method, detail);
 	}
-	if (rc == SONDE_EXIT_USAGE) {
+	if (rc == RUN_TIMED_OUT) {
+		row(tool->name, "?", "did not answer --plan in time: it may not know it (stopped)");
+		rc = 0;
+	} else if (rc == SONDE_EXIT_USAGE) {
 		/* A tool that cannot plan without arguments (e.g. it needs
 		 * -p PID): it is not known to fail here. */
 		err[strcspn(err, "\n")] = 0;

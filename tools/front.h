@@ -26,11 +26,17 @@ int tools_discover(struct tool_set *set);
 void tools_free(struct tool_set *set);
 const struct tool_entry *tools_find(const struct tool_set *set, const char *name);
 
+/* A tool asked about itself (--summary, --plan, --list-options) answers at
+ * once; one that does not know the question might start tracing instead. */
+#define TOOL_ANSWER_TIMEOUT_MS 30000
+#define RUN_TIMED_OUT (-2)
+
 /* Runs path with argv (NULL-terminated) and stdin from /dev/null, and
- * collects its stdout and stderr (NUL-terminated, caller frees). Returns
- * its exit status, 128 + the signal that killed it, or -1 when it could
- * not run at all. */
-int run_capture(const char *path, char *const argv[], char **out, char **err);
+ * collects its stdout and stderr (NUL-terminated, caller frees). After
+ * timeout_ms it is interrupted (SIGINT, then SIGKILL). Returns its exit
+ * status, 128 + the signal that killed it, RUN_TIMED_OUT, or -1 when it
+ * could not run at all. */
+int run_capture(const char *path, char *const argv[], int timeout_ms, char **out, char **err);
 
 /* The tool's one-line summary (--summary), or NULL; caller frees. */
 char *tool_summary(const struct tool_entry *tool);

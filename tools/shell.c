@@ -273,7 +273,7 @@ static const struct option_cache *tool_options(const struct tool_entry *tool)
 	if (c->loaded)
 		return c;
 	c->loaded = true;
-	if (run_capture(tool->path, argv, &out, &err) == 0 && out) {
+	if (run_capture(tool->path, argv, TOOL_ANSWER_TIMEOUT_MS, &out, &err) == 0 && out) {
 		for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 			char *f[4] = {line};
 			struct tool_option *grown;

@@ -108,6 +108,28 @@ def test_doctor_reports_features_node_and_tools():
         assert re.search(rf"^  {name}\s+(yes|no|\?)\s", out, re.M), f"{name} missing:\n{out}"
 
 
+def test_tools_are_found_on_path_and_answer_for_themselves(tmp_path):
+    """A sonde-* command on PATH is a tool: sonde lists it and runs it, and
+    doctor shows the reason its --plan gives for not running here."""
+    fake = tmp_path / "sonde-zzfake"
+    fake.write_text("#!/bin/sh\n"
+                    "case $1 in\n"
+                    "--summary) echo 'Pretend to trace.' ;;\n"
+                    "--plan) printf 'pretend events\\t-\\tunavailable: kprobe: no kprobes here\\n'; exit 4 ;;\n"
+                    "*) echo \"ran with $*\"; exit 3 ;;\n"
+                    "esac\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    assert re.search(r"^zzfake\s+Pretend to trace\.$", sonde("list", env=env).stdout, re.M)
+    r = sonde("zzfake", "-x", "1", env=env)
+    assert (r.returncode, r.stdout) == (3, "ran with -x 1\n")
+    r = sonde("doctor", env=env)
+    assert r.returncode == 4, "a tool that cannot run here makes doctor exit 4"
+    assert re.search(r"^  zzfake\s+no\s+pretend events: unavailable: kprobe: no kprobes here$",
+                     r.stdout, re.M), r.stdout
+    assert re.search(r"^  tcpconnect\s+yes\s+tp_btf$", r.stdout, re.M)
+
+
 def test_doctor_verbose_lists_each_probe():
     r = sonde("doctor", "-v")
     assert r.returncode == 0
