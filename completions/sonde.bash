@@ -87,4 +87,4 @@ _sonde()
 }
 
 complete -F _sonde sonde \
-    sonde-tcpconnect
+    sonde-dns sonde-fsslower sonde-offcpu sonde-oomkill sonde-profile sonde-tcpconnect sonde-tcpretrans

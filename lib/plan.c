@@ -2,7 +2,7 @@
  * probe gets one line on stdout, "PROBE<TAB>METHOD<TAB>DETAIL", where METHOD
  * is the attach method chosen (DETAIL: its target), "-" when none fits
  * (DETAIL: "skipped (optional): why" or "unavailable: why"), or "+own" for
- * attachments the tool makes itself (perf events, uprobes). `sonde doctor`
+ * what the tool sets up itself (perf events, uprobes, buffers). `sonde doctor`
  * reads these lines; nothing is loaded or attached. */
 #include <stdio.h>
 
@@ -68,7 +68,7 @@ int sonde_session_plan(const struct sonde_session_config *cfg)
 	}
 	/* What attach_extra does is the tool's own business: say it exists. */
 	if (cfg->attach_extra)
-		printf("tool-specific attachments\t+own\tperf events or uprobes, attached by the tool when it runs\n");
+		printf("tool-specific setup\t+own\tdone by the tool when it runs (e.g. perf events, uprobes)\n");
 	fflush(stdout);
 	return rc;
 }

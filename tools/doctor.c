@@ -192,8 +192,7 @@ static bool tool_plan(const struct tool_entry *tool, int verbose)
 	} else if (rc == 0) {
 		char how[800];
 
-		snprintf(how, sizeof(how), "%s%s%s%s%s%s", methods,
-			 own && *methods ? " + " : "", own ? "its own perf events/uprobes" : "",
+		snprintf(how, sizeof(how), "%s%s%s%s", *methods || !own ? methods : "its own setup at run time",
 			 *skipped ? " (without " : "", skipped, *skipped ? ")" : "");
 		row(tool->name, "yes", how);
 	} else {

@@ -376,7 +376,7 @@ def test_bash_completion():
     s, tc = str(SONDE), str(tool_path("tcpconnect"))
     assert bash_complete(s, "tcpc") == ["tcpconnect"]
     assert {"list", "doctor", "shell", "help", "version", *built_tools()} <= set(bash_complete(s, ""))
-    assert bash_complete(s, "help", "tcp") == ["tcpconnect"]
+    assert bash_complete(s, "help", "tcpc") == ["tcpconnect"]
     assert bash_complete(s, "list", "--") == ["--names"]
     assert sorted(bash_complete(s, "tcpconnect", "--att")) == ["--attach", "--attempts"]
     assert sorted(bash_complete(s, "tcpconnect", "-o", "")) == ["json", "table"]
