@@ -146,14 +146,62 @@ static void add_word(char *list, size_t size, const char *word)
 	snprintf(list + len, size - len, "%s%s", len ? " " : "", word);
 }
 
-/* One tool's plan: "PROBE<TAB>METHOD<TAB>DETAIL" lines (lib/plan.c). */
+/* What a tool's --plan said: "PROBE<TAB>METHOD<TAB>DETAIL" lines
+ * (lib/plan.c), summed up for one row. */
+struct plan {
+	char methods[256];	/* the attach methods chosen, each once */
+	char skipped[512];	/* optional probes left out */
+	char reason[512];	/* the first required probe that cannot attach */
+	char probes[4096];	/* every line, for -v */
+	bool own;		/* the tool sets up more itself */
+};
+
+static void read_plan(char *out, struct plan *p)
+{
+	char *line, *save = NULL;
+
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *method = strchr(line, '\t'), *detail;
+		size_t len;
+
+		if (!method || !(detail = strchr(method + 1, '\t')))
+			continue;
+		*method++ = 0;
+		*detail++ = 0;
+		if (!strcmp(method, "+own")) {
+			p->own = true;
+		} else if (strcmp(method, "-")) {
+			add_word(p->methods, sizeof(p->methods), method);
+		} else if (!strncmp(detail, "skipped", 7)) {
+			len = strlen(p->skipped);
+			snprintf(p->skipped + len, sizeof(p->skipped) - len, "%s%s", len ? ", " : "", line);
+		} else if (!p->reason[0]) {
+			snprintf(p->reason, sizeof(p->reason), "%s: %s", line, detail);
+		}
+		len = strlen(p->probes);
+		snprintf(p->probes + len, sizeof(p->probes) - len, "      %-24s %-10s %s\n",
+			 line, method, detail);
+	}
+}
+
+/* The first line of a tool's stderr, without its "sonde-NAME: " prefix. */
+static const char *first_error(char *err)
+{
+	char *colon;
+
+	err[strcspn(err, "\n")] = 0;
+	colon = strstr(err, ": ");
+	return colon ? colon + 2 : err;
+}
+
+/* One row per tool; returns false when the tool cannot run here. */
 static bool tool_plan(const struct tool_entry *tool, int verbose)
 {
 	char *argv[] = {(char *)tool->path, "--plan", NULL};
-	char methods[256] = "", skipped[512] = "", reason[512] = "", probes[4096] = "";
-	char *out, *err, *line, *save = NULL;
+	struct plan p = {0};
+	char *out, *err, how[800];
 	int rc = run_capture(tool->path, argv, TOOL_ANSWER_TIMEOUT_MS, &out, &err);
-	bool own = false;
+	bool runs = true;
 
 	if (!out || !err) {
 		row(tool->name, "no", "cannot run it: out of memory");
@@ -161,56 +209,27 @@ static bool tool_plan(const struct tool_entry *tool, int verbose)
 		free(err);
 		return false;
 	}
-	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *method = strchr(line, '\t'), *detail;
-
-		if (!method || !(detail = strchr(method + 1, '\t')))
-			continue;
-		*method++ = 0;
-		*detail++ = 0;
-		if (!strcmp(method, "+own"))
-			own = true;
-		else if (strcmp(method, "-"))
-			add_word(methods, sizeof(methods), method);
-		else if (!strncmp(detail, "skipped", 7))
-			snprintf(skipped + strlen(skipped), sizeof(skipped) - strlen(skipped), "%s%s",
-				 *skipped ? ", " : "", line);
-		else if (!*reason)
-			snprintf(reason, sizeof(reason), "%s: %s", line, detail);
-		snprintf(probes + strlen(probes), sizeof(probes) - strlen(probes),
-			 "      %-24s %-10s %s\n", line, method, detail);
-	}
+	read_plan(out, &p);
 	if (rc == RUN_TIMED_OUT) {
 		row(tool->name, "?", "did not answer --plan in time: it may not know it (stopped)");
-		rc = 0;
 	} else if (rc == SONDE_EXIT_USAGE) {
 		/* A tool that cannot plan without arguments (e.g. it needs
-		 * -p PID): it is not known to fail here. */
-		err[strcspn(err, "\n")] = 0;
-		row(tool->name, "?", *err ? err : "needs arguments to say");
-		rc = 0;
+		 * -p PID) is not known to fail here. */
+		row(tool->name, "?", *err ? first_error(err) : "needs arguments to say");
 	} else if (rc == 0) {
-		char how[800];
-
-		snprintf(how, sizeof(how), "%s%s%s%s", *methods || !own ? methods : "its own setup at run time",
-			 *skipped ? " (without " : "", skipped, *skipped ? ")" : "");
+		snprintf(how, sizeof(how), "%s%s%s%s",
+			 p.methods[0] || !p.own ? p.methods : "its own setup at run time",
+			 p.skipped[0] ? " (without " : "", p.skipped, p.skipped[0] ? ")" : "");
 		row(tool->name, "yes", how);
 	} else {
-		/* Otherwise the tool's own one-line error says why, after
-		 * its "sonde-NAME: " prefix. */
-		if (!*reason && *err) {
-			char *colon = strstr(err, ": ");
-
-			err[strcspn(err, "\n")] = 0;
-			snprintf(reason, sizeof(reason), "%s", colon ? colon + 2 : err);
-		}
-		row(tool->name, "no", *reason ? reason : "cannot run (no reason given)");
+		row(tool->name, "no", p.reason[0] ? p.reason : *err ? first_error(err) : "cannot run (no reason given)");
+		runs = false;
 	}
 	if (verbose)
-		fputs(probes, stdout);
+		fputs(p.probes, stdout);
 	free(out);
 	free(err);
-	return rc == 0;
+	return runs;
 }
 
 int cmd_doctor(const struct tool_set *set, int argc, char **argv)

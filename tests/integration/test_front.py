@@ -130,6 +130,17 @@ def test_tools_are_found_on_path_and_answer_for_themselves(tmp_path):
     assert re.search(r"^  tcpconnect\s+yes\s+tp_btf$", r.stdout, re.M)
 
 
+def test_doctor_without_privileges_says_so():
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+              "--inh-caps=-all", "--bounding-set=-all", str(SONDE), "doctor"]
+    r = subprocess.run(nobody, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert re.search(r"^  capabilities\s+no\s+none$", r.stdout, re.M), r.stdout
+    assert re.search(r"^  tcpconnect\s+no\s+missing privileges: needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN",
+                     r.stdout, re.M), r.stdout
+    assert "probed without CAP_BPF and CAP_PERFMON" in r.stdout
+
+
 def test_doctor_verbose_lists_each_probe():
     r = sonde("doctor", "-v")
     assert r.returncode == 0
