@@ -559,8 +559,8 @@ static void execute(char *line)
 	/* Shell syntax is the caller's shell's job: expand words and quotes,
 	 * but run no commands. */
 	rc = wordexp(line, &we, WRDE_NOCMD);
-	if (rc == WRDE_BADCHAR) {
-		sonde_err("pipes, redirections and ;&(){} are not for this shell: run `sonde TOOL ... | ...` from your shell");
+	if (rc == WRDE_BADCHAR || rc == WRDE_CMDSUB) {
+		sonde_err("pipes, redirections, ;&(){} and $(...) are not for this shell: run `sonde TOOL ... | ...` from your shell");
 		return;
 	}
 	if (rc) {

@@ -288,10 +288,14 @@ def test_shell_completes_runs_and_survives_ctrl_c(shell, tmp_path):
     shell.send("nonsense\r")
     shell.expect(r"no command or tool 'nonsense'")
     shell.expect(PROMPT)
+    shell.send("tcpconnect -o json | jq .\r")
+    shell.expect(r"pipes, redirections.* are not for this shell")
+    shell.expect(PROMPT)
     shell.send("exit\r")
     assert shell.wait_exit() == 0
     history = (tmp_path / ".sonde_history").read_text().splitlines()
-    assert history == [f"tcpconnect -P {port}", "version", "help", "nonsense", "exit"]
+    assert history == [f"tcpconnect -P {port}", "version", "help", "nonsense",
+                       "tcpconnect -o json | jq .", "exit"]
 
 
 def test_shell_completes_pids_with_names_and_keeps_a_target(shell, tmp_path):
