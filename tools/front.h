@@ -45,4 +45,9 @@ int cmd_list(const struct tool_set *set, int argc, char **argv);
 int cmd_doctor(const struct tool_set *set, int argc, char **argv);
 int cmd_shell(struct tool_set *set);
 
+/* The shell's tab completion, installed into readline; builtins are the
+ * shell's own commands (NULL-terminated). Returns 0 or -1 (no memory). */
+int completion_setup(const struct tool_set *set, const char *const *builtins);
+void completion_free(void);
+
 #endif

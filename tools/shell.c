@@ -1,11 +1,8 @@
-/* The interactive shell: GNU readline with tab completion of commands, tool
- * names, each tool's options (from its --list-options), fixed option values,
- * PIDs with their command names and container IDs; persistent history; a sticky target
- * applied to the tools that follow. A tool runs as a child in its own
- * foreground process group, so Ctrl-C stops the tool (which detaches
- * cleanly) and the shell returns to its prompt. */
-#include <ctype.h>
-#include <dirent.h>
+/* The interactive shell: GNU readline with tab completion (completion.c),
+ * persistent history and a sticky target applied to the tools that follow.
+ * A tool runs as a child in its own foreground process group, so Ctrl-C
+ * stops the tool (which detaches cleanly) and the shell returns to its
+ * prompt. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -22,25 +19,11 @@
 #include <readline/readline.h>
 
 #include <sonde/cli.h>
-#include <sonde/container.h>
 #include <sonde/log.h>
 
 #include "front.h"
 
 #define HISTORY_LINES 1000
-
-/* One line of a tool's --list-options: "OPTION<TAB>ARG<TAB>HELP[<TAB>CHOICES]". */
-struct tool_option {
-	char *name;
-	bool takes_arg;
-	char *choices;	/* space-separated, or NULL */
-};
-
-struct option_cache {
-	bool loaded;
-	struct tool_option *opts;
-	size_t n;
-};
 
 static const char *const builtins[] = {
 	"help", "list", "doctor", "target", "container", "clear", "version", "exit", "quit", NULL,
@@ -48,7 +31,6 @@ static const char *const builtins[] = {
 
 static struct {
 	struct tool_set *set;
-	struct option_cache *cache;	/* one per tool, loaded when first completed */
 	char history[PATH_MAX];
 	char target_pids[256];		/* sticky -p */
 	char target_container[80];	/* sticky -C */
@@ -56,10 +38,6 @@ static struct {
 	char *line;			/* entered, waiting to run */
 	bool have_line;
 	bool done;
-	/* what completion offers: */
-	char **candidates;
-	size_t n_candidates;
-	bool candidates_are_pids;
 } sh;
 
 static volatile sig_atomic_t interrupted, resized;
@@ -128,256 +106,6 @@ static void history_remember(const char *line)
 	add_history(line);
 	if (sh.history[0])
 		append_history(1, sh.history);
-}
-
-/* ---- candidates for completion ---- */
-
-static void candidates_clear(void)
-{
-	for (size_t i = 0; i < sh.n_candidates; i++)
-		free(sh.candidates[i]);
-	free(sh.candidates);
-	sh.candidates = NULL;
-	sh.n_candidates = 0;
-	sh.candidates_are_pids = false;
-}
-
-static void candidate_add(const char *prefix, const char *word)
-{
-	char **grown = realloc(sh.candidates, (sh.n_candidates + 1) * sizeof(*grown));
-	char *c;
-
-	if (!grown)
-		return;
-	sh.candidates = grown;
-	if (asprintf(&c, "%s%s", prefix, word) >= 0)
-		sh.candidates[sh.n_candidates++] = c;
-}
-
-static char *candidate_generator(const char *text, int state)
-{
-	static size_t next;
-	size_t len = strlen(text);
-
-	if (!state)
-		next = 0;
-	while (next < sh.n_candidates) {
-		const char *c = sh.candidates[next++];
-
-		if (!strncmp(c, text, len))
-			return strdup(c);
-	}
-	return NULL;
-}
-
-static void read_comm(const char *pid, char *comm, size_t size)
-{
-	char path[64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%s/comm", pid);
-	comm[0] = 0;
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(comm, size, f))
-			comm[strcspn(comm, "\n")] = 0;
-		fclose(f);
-	}
-}
-
-/* PIDs running now; after "12," the next PID of a list is completed. */
-static void add_pids(const char *text)
-{
-	const char *comma = strrchr(text, ',');
-	char prefix[256] = "";
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-
-	if (comma)
-		snprintf(prefix, sizeof(prefix), "%.*s", (int)(comma - text + 1), text);
-	while (d && (e = readdir(d)))
-		if (isdigit((unsigned char)e->d_name[0]))
-			candidate_add(prefix, e->d_name);
-	if (d)
-		closedir(d);
-	sh.candidates_are_pids = true;
-}
-
-/* Lists PID matches as "PID  COMM" rather than bare numbers. */
-static void display_pids(char **matches, int n, int max_len)
-{
-	char **shown = calloc(n + 2, sizeof(*shown));
-	int width = 0;
-
-	(void)max_len;
-	if (!shown)
-		return;
-	for (int i = 1; i <= n; i++) {
-		const char *comma = strrchr(matches[i], ',');
-		const char *pid = comma ? comma + 1 : matches[i];
-		char comm[32];
-
-		read_comm(pid, comm, sizeof(comm));
-		if (asprintf(&shown[i], "%-7s %s", pid, comm) < 0)
-			shown[i] = NULL;
-		if (shown[i] && (int)strlen(shown[i]) > width)
-			width = strlen(shown[i]);
-	}
-	shown[0] = strdup("");
-	rl_display_match_list(shown, n, width);
-	rl_forced_update_display();
-	for (int i = 0; i <= n; i++)
-		free(shown[i]);
-	free(shown);
-}
-
-/* Container IDs of the processes running now, each once. */
-static void add_containers(void)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-
-	while (d && (e = readdir(d))) {
-		char path[300], text[8192], id[SONDE_CONTAINER_ID_LEN + 1];
-		bool seen = false;
-		size_t n;
-		FILE *f;
-
-		if (!isdigit((unsigned char)e->d_name[0]))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cgroup", e->d_name);
-		if (!(f = fopen(path, "re")))
-			continue;
-		n = fread(text, 1, sizeof(text) - 1, f);
-		fclose(f);
-		text[n] = 0;
-		if (!sonde_container_id_from_cgroup_file(text, n, id))
-			continue;
-		for (size_t i = 0; i < sh.n_candidates && !seen; i++)
-			seen = !strcmp(sh.candidates[i], id);
-		if (!seen)
-			candidate_add("", id);
-	}
-	if (d)
-		closedir(d);
-}
-
-/* ---- tools' options ---- */
-
-static const struct option_cache *tool_options(const struct tool_entry *tool)
-{
-	struct option_cache *c = &sh.cache[tool - sh.set->tools];
-	char *argv[] = {(char *)tool->path, "--list-options", NULL};
-	char *out, *err, *line, *save = NULL;
-
-	if (c->loaded)
-		return c;
-	c->loaded = true;
-	if (run_capture(tool->path, argv, TOOL_ANSWER_TIMEOUT_MS, &out, &err) == 0 && out) {
-		for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			char *f[4] = {line};
-			struct tool_option *grown;
-			int n = 1;
-
-			for (char *p = line; n < 4 && (p = strchr(p, '\t')); n++)
-				*p++ = 0, f[n] = p;
-			grown = realloc(c->opts, (c->n + 1) * sizeof(*grown));
-			if (!grown)
-				break;
-			c->opts = grown;
-			c->opts[c->n++] = (struct tool_option){
-				.name = strdup(f[0]),
-				.takes_arg = n > 1 && *f[1],
-				.choices = n > 3 ? strdup(f[3]) : NULL,
-			};
-		}
-	}
-	free(out);
-	free(err);
-	return c;
-}
-
-static const struct tool_option *find_option(const struct option_cache *c, const char *name)
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (!strcmp(c->opts[i].name, name))
-			return &c->opts[i];
-	return NULL;
-}
-
-static bool is_pid_option(const char *name)
-{
-	return !strcmp(name, "-p") || !strcmp(name, "--pid");
-}
-
-static bool is_container_option(const char *name)
-{
-	return !strcmp(name, "-C") || !strcmp(name, "--container");
-}
-
-/* After a tool's name: its options, or the value of the option before. */
-static void add_tool_words(const struct tool_entry *tool, const char *prev, const char *text)
-{
-	const struct option_cache *c = tool_options(tool);
-	const struct tool_option *o = prev ? find_option(c, prev) : NULL;
-
-	if (o && o->takes_arg) {
-		if (is_pid_option(o->name)) {
-			add_pids(text);
-		} else if (is_container_option(o->name)) {
-			add_containers();
-		} else if (o->choices) {
-			char *words = strdup(o->choices), *w, *save = NULL;
-
-			for (w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
-				candidate_add("", w);
-			free(words);
-		}
-		return;
-	}
-	if (text[0] == '-')
-		for (size_t i = 0; i < c->n; i++)
-			candidate_add("", c->opts[i].name);
-}
-
-/* ---- completion ---- */
-
-static char **complete(const char *text, int start, int end)
-{
-	char *before = strndup(rl_line_buffer, start), *words[64], *save = NULL;
-	const struct tool_entry *tool;
-	char **matches = NULL;
-	int n = 0;
-
-	(void)end;
-	rl_attempted_completion_over = 1;	/* never fall back to file names */
-	rl_completion_display_matches_hook = NULL;
-	candidates_clear();
-	if (!before)
-		return NULL;
-	for (char *w = strtok_r(before, " \t", &save); w && n < 64; w = strtok_r(NULL, " \t", &save))
-		words[n++] = w;
-	if (n == 0) {
-		for (const char *const *b = builtins; *b; b++)
-			candidate_add("", *b);
-		for (size_t i = 0; i < sh.set->n; i++)
-			candidate_add("", sh.set->tools[i].name);
-	} else if (n == 1 && !strcmp(words[0], "help")) {
-		for (size_t i = 0; i < sh.set->n; i++)
-			candidate_add("", sh.set->tools[i].name);
-	} else if (n == 1 && !strcmp(words[0], "target")) {
-		add_pids(text);
-	} else if (n == 1 && !strcmp(words[0], "container")) {
-		add_containers();
-	} else if ((tool = tools_find(sh.set, words[0]))) {
-		add_tool_words(tool, n > 1 ? words[n - 1] : NULL, text);
-	}
-	if (sh.candidates_are_pids)
-		rl_completion_display_matches_hook = display_pids;
-	if (sh.n_candidates)
-		matches = rl_completion_matches(text, candidate_generator);
-	free(before);
-	return matches;
 }
 
 /* ---- the sticky target ---- */
@@ -624,12 +352,14 @@ int cmd_shell(struct tool_set *set)
 	struct sigaction sa = {.sa_handler = on_signal};	/* no SA_RESTART: poll wakes */
 
 	sh.set = set;
-	sh.cache = calloc(set->n + 1, sizeof(*sh.cache));
-	if (!sh.cache)
-		return SONDE_EXIT_RUNTIME;
 	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK)) {
 		sonde_err("pipe: %s", strerror(errno));
-		free(sh.cache);
+		return SONDE_EXIT_RUNTIME;
+	}
+	if (completion_setup(set, builtins)) {
+		sonde_err("out of memory");
+		close(signal_pipe[0]);
+		close(signal_pipe[1]);
 		return SONDE_EXIT_RUNTIME;
 	}
 	sigaction(SIGINT, &sa, NULL);
@@ -639,7 +369,6 @@ int cmd_shell(struct tool_set *set)
 	rl_readline_name = "sonde";
 	rl_catch_signals = 0;
 	rl_catch_sigwinch = 0;
-	rl_attempted_completion_function = complete;
 	history_setup();
 	update_prompt();
 	rl_callback_handler_install(sh.prompt, on_line);
@@ -682,15 +411,7 @@ int cmd_shell(struct tool_set *set)
 	rl_callback_handler_remove();
 	if (sh.history[0])
 		history_truncate_file(sh.history, HISTORY_LINES);
-	candidates_clear();
-	for (size_t i = 0; i < set->n; i++) {
-		for (size_t j = 0; j < sh.cache[i].n; j++) {
-			free(sh.cache[i].opts[j].name);
-			free(sh.cache[i].opts[j].choices);
-		}
-		free(sh.cache[i].opts);
-	}
-	free(sh.cache);
+	completion_free();
 	close(signal_pipe[0]);
 	close(signal_pipe[1]);
 	return SONDE_EXIT_OK;
