@@ -285,8 +285,14 @@ def test_shell_completes_runs_and_survives_ctrl_c(shell, tmp_path):
     shell.send("help\r")
     shell.expect(r"Tools:.* tcpconnect")
     shell.expect(PROMPT)
+    shell.send("help tcpconnect\r")
+    shell.expect(r"Usage: sonde-tcpconnect")
+    shell.expect(PROMPT)
     shell.send("nonsense\r")
     shell.expect(r"no command or tool 'nonsense'")
+    shell.expect(PROMPT)
+    shell.send("tcpconnect -o xml\r")            # a tool's failure is reported, the shell goes on
+    shell.expect(r"output format 'xml'.*\r\n\(exit status 2\)\r\n")
     shell.expect(PROMPT)
     shell.send("tcpconnect -o json | jq .\r")
     shell.expect(r"pipes, redirections.* are not for this shell")
@@ -294,8 +300,8 @@ def test_shell_completes_runs_and_survives_ctrl_c(shell, tmp_path):
     shell.send("exit\r")
     assert shell.wait_exit() == 0
     history = (tmp_path / ".sonde_history").read_text().splitlines()
-    assert history == [f"tcpconnect -P {port}", "version", "help", "nonsense",
-                       "tcpconnect -o json | jq .", "exit"]
+    assert history == [f"tcpconnect -P {port}", "version", "help", "help tcpconnect", "nonsense",
+                       "tcpconnect -o xml", "tcpconnect -o json | jq .", "exit"]
 
 
 def test_shell_completes_pids_with_names_and_keeps_a_target(shell, tmp_path):
