@@ -14,6 +14,8 @@ enum {
 	OPT_ATTACH = 0x8000,
 	OPT_STRICT,
 	OPT_LIST_OPTIONS = 0x10000,
+	OPT_SUMMARY,	/* hidden: the one-line summary, for `sonde list` */
+	OPT_PLAN,	/* hidden: report attach methods only, for `sonde doctor` */
 };
 
 static const struct sonde_option common_options[] = {
@@ -101,18 +103,43 @@ static void print_help(const struct sonde_tool *tool, FILE *out)
 		     "3 missing privileges, 4 unsupported on this kernel or target.\n");
 }
 
-/* For shell completion: every option a tool takes, one per line. */
+/* The values an option's argument can take, space-separated, when they
+ * are a fixed set (output formats, attach methods); "" otherwise. */
+static void option_choices(const struct sonde_tool *tool, int key, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = 0;
+	if (key == 'o') {
+		for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
+			if (tool->formats & format_names[i].fmt && len < size)
+				len += snprintf(buf + len, size - len, "%s%s", len ? " " : "",
+						format_names[i].name);
+	} else if (key == OPT_ATTACH) {
+		for (int k = SONDE_ATTACH_FENTRY; k <= SONDE_ATTACH_TRACEPOINT && len < size; k++)
+			len += snprintf(buf + len, size - len, "%s%s", len ? " " : "",
+					sonde_attach_kind_name(k));
+	}
+}
+
+/* For shell completion: every option a tool takes, one per line:
+ * "OPTION<TAB>ARG<TAB>HELP", plus "<TAB>CHOICES" when the argument is one
+ * of a fixed set of words. */
 static void print_option_list(const struct sonde_tool *tool)
 {
 	const struct sonde_option *lists[] = {tool->options, common_options};
+	char choices[128];
 
 	for (size_t l = 0; l < 2; l++) {
 		for (const struct sonde_option *o = lists[l]; o && o->name; o++) {
 			if (l == 1 && !common_applies(tool, o->key))
 				continue;
+			option_choices(tool, l == 1 ? o->key : 0, choices, sizeof(choices));
 			if (o->key < SONDE_OPT_LONG)
-				printf("-%c\t%s\t%s\n", o->key, o->arg ? o->arg : "", o->help);
-			printf("--%s\t%s\t%s\n", o->name, o->arg ? o->arg : "", o->help);
+				printf("-%c\t%s\t%s%s%s\n", o->key, o->arg ? o->arg : "", o->help,
+				       choices[0] ? "\t" : "", choices);
+			printf("--%s\t%s\t%s%s%s\n", o->name, o->arg ? o->arg : "", o->help,
+			       choices[0] ? "\t" : "", choices);
 		}
 	}
 }
@@ -241,7 +268,7 @@ static int parse_common(const struct sonde_tool *tool, int key, const char *arg,
 static int build_getopt(const struct sonde_tool *tool, struct option **longopts, char **shortopts)
 {
 	const struct sonde_option *lists[] = {tool->options, common_options};
-	size_t n = 1, k = 0, s = 0;
+	size_t n = 3, k = 0, s = 0;	/* 3: the hidden options */
 
 	for (size_t l = 0; l < 2; l++)
 		for (const struct sonde_option *o = lists[l]; o && o->name; o++)
@@ -264,6 +291,8 @@ static int build_getopt(const struct sonde_tool *tool, struct option **longopts,
 		}
 	}
 	(*longopts)[k++] = (struct option){"list-options", no_argument, NULL, OPT_LIST_OPTIONS};
+	(*longopts)[k++] = (struct option){"summary", no_argument, NULL, OPT_SUMMARY};
+	(*longopts)[k++] = (struct option){"plan", no_argument, NULL, OPT_PLAN};
 	return 0;
 }
 
@@ -304,6 +333,11 @@ int sonde_cli_parse(const struct sonde_tool *tool, int argc, char **argv,
 		} else if (c == OPT_LIST_OPTIONS) {
 			print_option_list(tool);
 			rc = SONDE_EXIT_OK;
+		} else if (c == OPT_SUMMARY) {
+			printf("%s\n", tool->summary);
+			rc = SONDE_EXIT_OK;
+		} else if (c == OPT_PLAN) {
+			args->plan = true;
 		} else if (c == '?') {
 			if (optopt && optopt < SONDE_OPT_LONG)
 				sonde_err("unknown option '-%c' (see --help)", optopt);

@@ -430,10 +430,14 @@ static void handle_fd(struct sonde_session *s, int fd, uint32_t events)
 	const struct sonde_args *args = s->cfg->args;
 
 	if (fd == s->sigfd) {
-		struct signalfd_siginfo si;
+		struct signalfd_siginfo si = {0};
 
 		if (read(fd, &si, sizeof(si)) == sizeof(si))
 			sonde_info(1, "%s: stopping", strsignal(si.ssi_signo));
+		/* The terminal echoed "^C" without a newline: end that line, so
+		 * what follows (a summary, the shell's prompt) starts clean. */
+		if (si.ssi_signo == SIGINT && isatty(STDERR_FILENO))
+			fputs("\n", stderr);
 		s->stop = true;
 	} else if (fd == s->deadline_fd) {
 		drain(fd);
@@ -545,6 +549,8 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 	rc = sonde_caps_check();
 	if (rc)
 		return rc;
+	if (cfg->args->plan)
+		return sonde_session_plan(cfg);
 	if (sonde_verbosity() >= 2)
 		sonde_features_print(stderr);
 	rc = choose(&s);

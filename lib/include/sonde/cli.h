@@ -50,6 +50,9 @@ struct sonde_args {
 	int verbose;
 	int attach;		/* forced attach method (enum sonde_attach_kind), 0: best */
 	bool strict;		/* any lost event makes the exit status 1 */
+	/* Hidden --plan (for `sonde doctor`): the session only reports which
+	 * attach method each probe would use, loading nothing. */
+	bool plan;
 };
 
 #define SONDE_CLI_CONTINUE (-1)

@@ -69,6 +69,10 @@ struct sonde_session_config {
 
 /* Runs the whole session; returns the exit status. */
 int sonde_session_run(const struct sonde_session_config *cfg);
+/* What sonde_session_run does with args->plan: prints per probe the attach
+ * method it would use, or why none fits, and loads nothing. Returns 0, or
+ * SONDE_EXIT_UNSUPPORTED when a required probe has no usable method. */
+int sonde_session_plan(const struct sonde_session_config *cfg);
 
 /* Which alternative was chosen for a probe (by name); NONE if none. For
  * tools that read richer data when a better method is attached. */
