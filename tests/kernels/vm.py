@@ -85,7 +85,12 @@ def kernel():
         unpacked.mkdir()
         subprocess.run(f"dpkg-deb --fsys-tarfile {shlex.quote(str(debs[0]))} | tar -x -C "
                        f"{shlex.quote(str(unpacked))} ./boot", shell=True, check=True)
-        unpacked.rename(CACHE / package)
+        try:
+            unpacked.rename(CACHE / package)
+        except OSError:
+            # Another test run unpacked the same package meanwhile.
+            if not (CACHE / package).is_dir():
+                raise
     return _cached_kernels()[-1]
 
 
@@ -171,6 +176,12 @@ def _tool(name):
     return path
 
 
+def check_host():
+    """Raises Unavailable when a program the guest needs is missing here."""
+    for name in (QEMU, "busybox", "cpio"):
+        _tool(name)
+
+
 def initramfs(plan, progs, path):
     """Writes a gzip'd newc cpio archive: busybox as /bin/busybox,
     the guest scripts, the plan, the programs in /sonde/bin and every
@@ -252,7 +263,7 @@ def parse(text):
 
 def boot(vmlinuz, plan, progs, timeout=BOOT_TIMEOUT):
     """Boots the kernel with the plan and programs; returns the Results.
-    Raises Unavailable only when qemu is not installed."""
+    Raises Unavailable when qemu, busybox or cpio is not installed."""
     qemu = _tool(QEMU)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
