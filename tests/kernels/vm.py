@@ -224,6 +224,8 @@ class Result:
 
 @dataclass
 class Results:
+    kernel: Path		# the image booted
+    started_ns: int		# host wall clock when qemu started
     checks: dict = field(default_factory=dict)
     complete: bool = False	# the guest got to the end of the plan
     console: str = ""		# the kernel's console, for diagnostics
@@ -268,7 +270,7 @@ def boot(vmlinuz, plan, progs, timeout=BOOT_TIMEOUT):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         initramfs(plan, progs, tmp / "initrd.gz")
-        started = time.monotonic()
+        started, started_ns = time.monotonic(), time.time_ns()
         cmd = [qemu, "-accel", "tcg", "-m", "1024", "-smp", "2", "-nodefaults", "-display", "none",
                "-no-reboot", "-kernel", str(vmlinuz), "-initrd", str(tmp / "initrd.gz"),
                "-append", "console=ttyS0 panic=-1 quiet rdinit=/init",
@@ -278,7 +280,7 @@ def boot(vmlinuz, plan, progs, timeout=BOOT_TIMEOUT):
             qemu_failed = qemu_run.returncode and qemu_run.stderr.strip()
         except subprocess.TimeoutExpired:
             qemu_failed = f"the guest did not power off within {timeout} s"
-        results = Results(seconds=time.monotonic() - started)
+        results = Results(kernel=vmlinuz, started_ns=started_ns, seconds=time.monotonic() - started)
         console, report = tmp / "console.log", tmp / "results.log"
         results.console = console.read_text(errors="replace") if console.exists() else ""
         results.checks, results.complete = parse(report.read_text(errors="replace")
