@@ -43,7 +43,7 @@ EXPECT = {
     "probe-paths": Expect(chooses={"clock_nanosleep calls": "fentry"},
                           offers=("fentry", "kprobe", "tracepoint")),
 }
-METHODS = ("fentry", "kprobe", "tp_btf", "raw_tp", "tracepoint")
+METHODS = ("fentry", "fexit", "kprobe", "kretprobe", "tp_btf", "raw_tp", "tracepoint")
 
 # Without qemu or a kernel to boot, the whole module is skipped in one line.
 try:
