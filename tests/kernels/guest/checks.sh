@@ -28,19 +28,27 @@ run() {
 # tracing (every sonde tool logs "; tracing" with -v once attached), runs
 # the shell command WORKLOAD as check NAME.workload, then stops TOOL with
 # SIGINT and reports it as check NAME. busybox's timeout execs TOOL, so $!
-# is the tool itself.
+# is the tool itself. The tool's files are new for each check and created
+# before it starts: the background shell opens them only later, and a
+# stale "; tracing" must not be mistaken for this run's.
 trace() {
 	local name=$1 workload=$2 tool waited=0
+	local out="/tmp/$1.out" err="/tmp/$1.err"
 	shift 2
-	timeout "$limit" "$@" </dev/null >/tmp/tool.out 2>/tmp/tool.err &
+	: >"$out"
+	: >"$err"
+	timeout "$limit" "$@" </dev/null >>"$out" 2>>"$err" &
 	tool=$!
-	while ! grep -q '; tracing' /tmp/tool.err && kill -0 "$tool" 2>/dev/null &&
+	while ! grep -q '; tracing' "$err" && kill -0 "$tool" 2>/dev/null &&
 		[ "$waited" -lt $((limit * 10)) ]; do
 		sleep 0.1
 		waited=$((waited + 1))
 	done
 	run "$name.workload" sh -c "$workload"
+	# A background job of a non-interactive shell ignores SIGINT; the
+	# tool still receives it because it blocks SIGINT (for its signalfd)
+	# before it says it is tracing.
 	kill -INT "$tool" 2>/dev/null
 	wait "$tool"
-	report "$name" $? /tmp/tool.out /tmp/tool.err
+	report "$name" $? "$out" "$err"
 }
