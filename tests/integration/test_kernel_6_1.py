@@ -78,6 +78,7 @@ def plan():
         for m in ("best",) + EXPECT["tcpconnect"].offers:
             p.trace(f"tcpconnect:connects={m}", "tcp_outcomes",
                     "sonde-tcpconnect", "-v", "-o", "json", *with_method(m))
+        p.trace("tcpconnect:table", "tcp_outcomes", "sonde-tcpconnect", "-v")
     for m in ("best",) + EXPECT["probe-paths"].offers:
         p.trace(f"probe-paths:sleeps={m}", f"nanosleeper {SLEEP_NS} {SLEEPS}",
                 "sonde-probe-paths", "-v", "-o", "json", *with_method(m))
@@ -171,6 +172,22 @@ def test_tcpconnect_reports_connects(guest, method):
             assert e["error"] == "ECONNREFUSED" and e["sport"] > 0
     best = EXPECT["tcpconnect"].chooses["TCP state changes"]
     assert chosen(tool.err)["TCP state changes"] == (best if method == "best" else method)
+
+
+def test_tcpconnect_table(guest):
+    tool, workload = guest["tcpconnect:table"], guest["tcpconnect:table.workload"]
+    assert workload.rc == 0 and tool.rc == 0, (workload.err, tool.err)
+    expected = [json.loads(l) for l in workload.lines()]
+    lines = tool.lines()
+    # The header README.md documents, columns aligned under it.
+    assert lines[0] == ("    PID COMM             IP SADDR           SPORT DADDR           DPORT "
+                        "OUTCOME       LAT(ms)")
+    rows = [l.split() for l in lines[1:] if l.split()[0] == str(expected[0]["pid"])]
+    assert [(r[1], r[2], r[5], r[6], r[7]) for r in rows] == [
+        ("tcp_outcomes", "4" if e["af"] == "ipv4" else "6", e["daddr"], str(e["dport"]), e["outcome"])
+        for e in expected]
+    for r in rows:
+        assert float(r[8]) > 0
 
 
 @pytest.mark.parametrize("method", ("best",) + EXPECT["probe-paths"].offers)
