@@ -533,10 +533,13 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 	if (sonde_verbosity() >= 2)
 		sonde_features_print(stderr);
 	rc = choose(&s);
-	if (!rc)
-		rc = set_autoload(&s);
+	/* Before set_autoload: a tp_btf target makes libbpf load the kernel's
+	 * BTF, which libbpf 1.1 frees only in bpf_object__load(), so a usage
+	 * error after it would leak it. */
 	if (!rc)
 		rc = sonde_target_configure(cfg->obj, cfg->args);
+	if (!rc)
+		rc = set_autoload(&s);
 	if (!rc)
 		rc = load(&s);
 	s.loaded = !rc;
