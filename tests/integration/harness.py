@@ -63,9 +63,10 @@ RUNNING = []
 
 
 class Tool:
-    """A sonde tool running in the background."""
+    """A sonde tool running in the background (path: a test-only program
+    built elsewhere than build/tools/)."""
 
-    def __init__(self, name, *args, ready_timeout=60, env=None):
+    def __init__(self, name, *args, ready_timeout=60, env=None, path=None):
         self.name = name
         self.args = [str(a) for a in args]
         self._out = []
@@ -73,7 +74,7 @@ class Tool:
         self._ready = threading.Event()
         self._prog_ids = set()
         self.proc = subprocess.Popen(
-            [str(tool_path(name)), "-v", *self.args],
+            [str(path or tool_path(name)), "-v", *self.args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         RUNNING.append(self)
         self._threads = [
