@@ -132,8 +132,15 @@ static int choose(struct sonde_session *s)
 {
 	const struct sonde_session_config *cfg = s->cfg;
 	enum sonde_attach_kind forced = cfg->args->attach;
-	bool forced_used = false;
+	bool forced_offered = false, forced_used = false;
 
+	/* A method no probe offers is refused before anything is probed. */
+	for (size_t p = 0; forced && p < cfg->n_probes; p++)
+		forced_offered |= sonde_probe_has_kind(&cfg->probes[p], forced);
+	if (forced && !forced_offered) {
+		sonde_err("this tool has no %s probes (see -v for what it uses)", kind_names[forced]);
+		return SONDE_EXIT_UNSUPPORTED;
+	}
 	for (size_t p = 0; p < cfg->n_probes; p++) {
 		const struct sonde_probe *probe = &cfg->probes[p];
 		bool has_forced = forced && sonde_probe_has_kind(probe, forced);
@@ -145,19 +152,19 @@ static int choose(struct sonde_session *s)
 			forced_used |= has_forced;
 			continue;
 		}
-		if (has_forced) {
-			sonde_err("cannot attach %s with %s: %s", probe->name, kind_names[forced], reasons);
-			return SONDE_EXIT_UNSUPPORTED;
-		}
 		if (probe->optional) {
 			sonde_info(1, "%s: skipped (optional): %s", probe->name, reasons);
 			continue;
 		}
-		sonde_err("cannot trace %s on this kernel: %s", probe->name, reasons);
+		if (has_forced)
+			sonde_err("cannot attach %s with %s: %s", probe->name, kind_names[forced], reasons);
+		else
+			sonde_err("cannot trace %s on this kernel: %s", probe->name, reasons);
 		return SONDE_EXIT_UNSUPPORTED;
 	}
+	/* Offered only by optional probes this kernel cannot serve. */
 	if (forced && !forced_used) {
-		sonde_err("this tool has no %s probes (see -v for what it uses)", kind_names[forced]);
+		sonde_err("no probe of this tool can attach with %s here (see -v)", kind_names[forced]);
 		return SONDE_EXIT_UNSUPPORTED;
 	}
 	return 0;

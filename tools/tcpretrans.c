@@ -448,9 +448,10 @@ int main(int argc, char **argv)
 		sonde_err("%llu retransmission%s on sockets whose owner is unknown (pid 0): "
 			  "closed by their process, or held by none",
 			  (unsigned long long)t.unknown_owner, t.unknown_owner == 1 ? "" : "s");
-	sonde_info(1, "looked for socket owners in /proc %llu time%s",
-		   (unsigned long long)sonde_sock_owner_scans(),
-		   sonde_sock_owner_scans() == 1 ? "" : "s");
+	if (sonde_sock_owner_scans())
+		sonde_info(1, "looked for socket owners in /proc %llu time%s",
+			   (unsigned long long)sonde_sock_owner_scans(),
+			   sonde_sock_owner_scans() == 1 ? "" : "s");
 	sonde_sock_owner_reset();
 	sonde_json_free(&t.json);
 	sonde_args_free(&t.args);

@@ -42,6 +42,18 @@ EXPECT = {
         offers=("tp_btf", "raw_tp", "tracepoint")),
     "probe-paths": Expect(chooses={"clock_nanosleep calls": "fentry"},
                           offers=("fentry", "kprobe", "tracepoint")),
+    # oom_kill_process gives the victim and the real constraint.
+    "oomkill": Expect(chooses={"OOM kills": "fentry"},
+                      offers=("fentry", "kprobe", "tp_btf", "raw_tp", "tracepoint")),
+    # 6.1 has no tcp:tcp_sendmsg_locked: the optional send hook is skipped.
+    "tcpretrans": Expect(
+        chooses={"TCP retransmits": "tp_btf", "TCP state changes": "tp_btf",
+                 "accept4() returns": "tracepoint", "accept() returns": "tracepoint"},
+        offers=("tp_btf", "raw_tp", "tracepoint")),
+    "dns": Expect(
+        chooses={"packets sent": "tp_btf", "packets received": "tp_btf",
+                 "TCP connects": "tp_btf"},
+        offers=("tp_btf", "raw_tp", "tracepoint")),
 }
 METHODS = ("fentry", "fexit", "kprobe", "kretprobe", "tp_btf", "raw_tp", "tracepoint")
 
