@@ -79,6 +79,10 @@ class Tool:
                 raise AssertionError(
                     f"sonde-{name} {' '.join(self.args)} did not attach "
                     f"(exit {self.proc.returncode}):\n{self.stderr}")
+        # The programs this tool holds, so that the leftover check is not
+        # confused by tools other tests run at the same time.
+        self._own = {i for i, p in bpf_programs().items()
+                     if any(o.get("pid") == self.proc.pid for o in p.get("pids", []))}
 
     def _pump(self, stream, sink, is_stderr):
         for line in iter(stream.readline, b""):
@@ -137,7 +141,8 @@ class Tool:
         probe it created stays behind."""
         def leftovers():
             return [p for i, p in bpf_programs().items()
-                    if i > self._progs_before and not p.get("pids") and not p.get("pinned")]
+                    if i > self._progs_before and not p.get("pids") and not p.get("pinned")
+                    and (not self._own or i in self._own)]
         # Programs are freed shortly after their last reference goes.
         try:
             wait_for(lambda: not leftovers(), 10, "BPF programs to be released")
