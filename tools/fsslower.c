@@ -9,6 +9,7 @@
 
 #include <bpf/libbpf.h>
 
+#include <sonde/caps.h>
 #include <sonde/clock.h>
 #include <sonde/cli.h>
 #include <sonde/container.h>
@@ -515,10 +516,16 @@ int main(int argc, char **argv)
 	}
 	if (t.dist && !t.min_given)
 		t.min_ns = 0;
-	set = choose_probe_set(&t.args);
-	if (set < 0) {
+	/* Choosing probes the kernel, which needs the privileges the session
+	 * would check later: without them, say so rather than "unsupported". */
+	rc = sonde_caps_check();
+	if (!rc) {
+		set = choose_probe_set(&t.args);
+		rc = set < 0 ? SONDE_EXIT_UNSUPPORTED : 0;
+	}
+	if (rc) {
 		sonde_args_free(&t.args);
-		return SONDE_EXIT_UNSUPPORTED;
+		return rc;
 	}
 	skel = fsslower_bpf__open();
 	if (!skel) {

@@ -38,6 +38,23 @@ def wait_for(predicate, timeout=30.0, what="condition"):
         time.sleep(0.05)
 
 
+def programs_held(pid):
+    """Ids of the BPF programs a process holds (program and link fds), from
+    /proc: quick enough to ask while a short-lived tool still runs."""
+    ids = set()
+    try:
+        fdinfos = list(Path(f"/proc/{pid}/fdinfo").iterdir())
+    except OSError:
+        return ids
+    for fdinfo in fdinfos:
+        try:
+            text = fdinfo.read_text()
+        except OSError:
+            continue
+        ids.update(int(l.split()[1]) for l in text.splitlines() if l.startswith("prog_id:"))
+    return ids
+
+
 def bpf_programs():
     """{id: prog} of every loaded BPF program, from bpftool."""
     out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, check=True)
@@ -58,6 +75,10 @@ class Tool:
         self._out = []
         self._err = []
         self._ready = threading.Event()
+        # The programs the tool holds once attached: tools that other test
+        # runs start at the same time (in other PID namespaces, so without
+        # pids in bpftool) must not count as this one's leftovers.
+        self._own = set()
         self._progs_before = max(bpf_programs(), default=0)
         self.proc = subprocess.Popen(
             [str(tool_path(name)), "-v", *self.args],
@@ -79,15 +100,12 @@ class Tool:
                 raise AssertionError(
                     f"sonde-{name} {' '.join(self.args)} did not attach "
                     f"(exit {self.proc.returncode}):\n{self.stderr}")
-        # The programs this tool holds, so that the leftover check is not
-        # confused by tools other tests run at the same time.
-        self._own = {i for i, p in bpf_programs().items()
-                     if any(o.get("pid") == self.proc.pid for o in p.get("pids", []))}
 
     def _pump(self, stream, sink, is_stderr):
         for line in iter(stream.readline, b""):
             sink.append(line.decode("utf-8", "replace"))
             if is_stderr and "; tracing" in sink[-1]:
+                self._own = programs_held(self.proc.pid)
                 self._ready.set()
 
     @property

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness import PYTHON, ROOT, Tool, run, wait_for
+from harness import PYTHON, ROOT, Tool, run, tool_path, wait_for
 
 WORKLOAD = ROOT / "tests" / "workloads" / "fs_ops.py"
 FIELDS = {"ts_ns", "pid", "tid", "comm", "op", "bytes", "offset", "latency_ns", "file", "fs",
@@ -219,6 +219,14 @@ def test_usage_errors_and_unsupported_methods():
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     help_text = run("fsslower", "--help").stdout
     assert "Usage: sonde-fsslower" in help_text and "--dist" in help_text
+
+
+def test_without_privileges_exit_3():
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "--inh-caps=-all", "--bounding-set=-all", str(tool_path("fsslower"))],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 3, r.stderr
+    assert "CAP_BPF" in r.stderr
 
 
 def test_duration_ends_cleanly():
