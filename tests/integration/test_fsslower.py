@@ -142,6 +142,24 @@ def test_fs_type_filter(workdir, wanted):
         [("open", None), ("write", 20)]
 
 
+@pytest.mark.parametrize("shape", ["deep", "long names"])
+def test_paths_too_long_keep_their_end(workdir, shape):
+    """Past 32 components or 1 KiB of names, the path loses its start,
+    marked with "...", and keeps its end."""
+    parts = [f"d{i:02}" for i in range(40)] if shape == "deep" else \
+        [c * 250 for c in "abcde"]
+    d = workdir.joinpath(*parts)
+    d.mkdir(parents=True)
+    f = d / "leaf.bin"
+    w = Workload("create", f, "write", 3, "close")
+    tool = Tool("fsslower", "-m", "0", "-o", "json", "-p", w.pid)
+    w.go()
+    e = tool.wait_events(lambda e: e["op"] == "write" and e["file"].endswith("/leaf.bin"))[0]
+    assert tool.stop() == 0
+    assert e["file"].startswith(".../") and str(f).endswith(e["file"][3:])
+    assert len(e["file"]) < len(str(f))
+
+
 HOSTILE = 'evil\n"quote\x1b[31mred\\'
 
 
