@@ -437,6 +437,8 @@ static __always_inline bool in_compat_syscall(void)
 
 static __always_inline int on_raw_syscall_enter(struct pt_regs *regs, long nr)
 {
+	/* Every syscall of the system passes here: leave the ones not
+	 * asked for before reading anything else. */
 	if (nr < 0 || nr >= FSSLOWER_MAX_SYSCALLS || syscall_calls[nr] == FSSLOWER_CALL_NONE ||
 	    in_compat_syscall())
 		return 0;
