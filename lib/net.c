@@ -61,11 +61,19 @@ const char *sonde_errno_name(int err, char buf[16])
 		{EPROTO, "EPROTO"}, {EACCES, "EACCES"}, {EPERM, "EPERM"},
 		{EADDRNOTAVAIL, "EADDRNOTAVAIL"}, {ENETDOWN, "ENETDOWN"},
 		{EHOSTDOWN, "EHOSTDOWN"}, {EPIPE, "EPIPE"},
+		/* Kernel-internal: a syscall interrupted by a signal, seen
+		 * by tracers before it is restarted or turned into EINTR. */
+		{512, "ERESTARTSYS"}, {513, "ERESTARTNOINTR"}, {514, "ERESTARTNOHAND"},
+		{516, "ERESTART_RESTARTBLOCK"},
 	};
+	const char *name;
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (known[i].err == err)
 			return known[i].name;
+	name = strerrorname_np(err);
+	if (name)
+		return name;
 	snprintf(buf, 16, "E%d", err);
 	return buf;
 }

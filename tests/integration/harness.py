@@ -38,23 +38,27 @@ def wait_for(predicate, timeout=30.0, what="condition"):
         time.sleep(0.05)
 
 
-def bpf_programs():
-    """{id: prog} of every loaded BPF program, from bpftool."""
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, check=True)
-    return {p["id"]: p for p in json.loads(out.stdout or b"[]")}
-
-
-def held_bpf_programs(pid):
-    """IDs of the BPF programs a process holds, through program or link
-    file descriptors (their fdinfo names the program)."""
+def programs_held(pid):
+    """Ids of the BPF programs a process holds (program and link fds), from
+    /proc: quick enough to ask while a short-lived tool still runs."""
     ids = set()
-    for info in Path(f"/proc/{pid}/fdinfo").glob("*"):
+    try:
+        fdinfos = list(Path(f"/proc/{pid}/fdinfo").iterdir())
+    except OSError:
+        return ids
+    for fdinfo in fdinfos:
         try:
-            text = info.read_text()
+            text = fdinfo.read_text()
         except OSError:
             continue
         ids.update(int(l.split()[1]) for l in text.splitlines() if l.startswith("prog_id:"))
     return ids
+
+
+def bpf_programs():
+    """{id: prog} of every loaded BPF program, from bpftool."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, check=True)
+    return {p["id"]: p for p in json.loads(out.stdout or b"[]")}
 
 
 # Tools still running when a test ends (it failed half-way) are killed by
@@ -93,12 +97,13 @@ class Tool:
                 raise AssertionError(
                     f"sonde-{name} {' '.join(self.args)} did not attach "
                     f"(exit {self.proc.returncode}):\n{self.stderr}")
-        self._prog_ids = held_bpf_programs(self.proc.pid)
 
     def _pump(self, stream, sink, is_stderr):
         for line in iter(stream.readline, b""):
             sink.append(line.decode("utf-8", "replace"))
             if is_stderr and "; tracing" in sink[-1]:
+                # Read at once: a tool with a short -d may be gone soon.
+                self._prog_ids = programs_held(self.proc.pid)
                 self._ready.set()
 
     @property
@@ -126,7 +131,7 @@ class Tool:
         """Sends sig and waits for the exit status."""
         if self.proc.poll() is None:
             # Programs attached since it became ready count too.
-            self._prog_ids |= held_bpf_programs(self.proc.pid)
+            self._prog_ids |= programs_held(self.proc.pid)
             self.proc.send_signal(sig)
         return self._finish(timeout, f"did not stop on {sig!r}")
 
