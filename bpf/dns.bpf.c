@@ -29,11 +29,9 @@
  * (see handle_skb()), with raw_tp and tracepoint such packets are
  * counted, not decoded. */
 #include "sonde_events.bpf.h"
+#include "sonde_sock.bpf.h"
 #include "dns.h"
 
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define IP_OFFSET_MASK 0x1fff
 
@@ -375,11 +373,11 @@ int receive_tp(struct net_dev_record *ctx)
 
 /* connect() on a TCP socket: its owner, in process context, for segments
  * sent later from softirq. The entry goes when the socket closes. */
-static __always_inline int handle_set_state(struct sock *sk, int newstate)
+static __always_inline int handle_set_state(struct sock *sk, int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
 
-	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+	if (!sonde_sk_is_inet_tcp(sk))
 		return 0;
 	if (newstate == TCP_SYN_SENT &&
 	    bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) == dns_port)
@@ -389,20 +387,4 @@ static __always_inline int handle_set_state(struct sock *sk, int newstate)
 	return 0;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(set_state_btf, struct sock *sk, int oldstate, int newstate)
-{
-	return handle_set_state(sk, newstate);
-}
-
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(set_state_raw, struct sock *sk, int oldstate, int newstate)
-{
-	return handle_set_state(sk, newstate);
-}
-
-SEC("tracepoint/sock/inet_sock_set_state")
-int set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
-{
-	return handle_set_state((struct sock *)ctx->skaddr, ctx->newstate);
-}
+SONDE_ON_SET_STATE(handle_set_state)

@@ -4,11 +4,9 @@
  * which happens inside connect() in process context; the outcome arrives
  * later, usually in softirq, and is matched by socket address. */
 #include "sonde_events.bpf.h"
+#include "sonde_sock.bpf.h"
 #include "tcpconnect.h"
 
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
 #define ECONNREFUSED 111
 #define ETIMEDOUT 110
 
@@ -133,7 +131,7 @@ static __always_inline void on_left_syn_sent(struct sock *sk, int newstate)
 
 static __always_inline int handle_set_state(struct sock *sk, int oldstate, int newstate)
 {
-	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+	if (!sonde_sk_is_inet_tcp(sk))
 		return 0;
 	if (newstate == TCP_SYN_SENT)
 		on_syn_sent(sk);
@@ -210,20 +208,4 @@ int BPF_PROG(error_raw, struct sock *sk)
 	return remember_sport(sk);
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(set_state_btf, struct sock *sk, int oldstate, int newstate)
-{
-	return handle_set_state(sk, oldstate, newstate);
-}
-
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(set_state_raw, struct sock *sk, int oldstate, int newstate)
-{
-	return handle_set_state(sk, oldstate, newstate);
-}
-
-SEC("tracepoint/sock/inet_sock_set_state")
-int set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
-{
-	return handle_set_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
-}
+SONDE_ON_SET_STATE(handle_set_state)

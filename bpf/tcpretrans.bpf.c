@@ -17,11 +17,9 @@
  * these saw, the event carries the socket's inode and user space finds the
  * owner in /proc/PID/fd. */
 #include "sonde_events.bpf.h"
+#include "sonde_sock.bpf.h"
 #include "tcpretrans.h"
 
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
 #define E2BIG 7
 /* include/net/inet_connection_sock.h: the retransmit timer's pending event */
 #define ICSK_TIME_LOSS_PROBE 5
@@ -52,14 +50,6 @@ struct {
 
 /* ---- owners, learned in process context ---- */
 
-static __always_inline bool is_tcp(struct sock *sk)
-{
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-
-	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_TCP &&
-	       (family == AF_INET || family == AF_INET6);
-}
-
 /* The filters (-p, -c, -C) can only be judged here, in process context;
  * the verdict is kept with the owner. Unselected owners are recorded too,
  * so their sends do not re-run the cgroup walk each time. */
@@ -75,11 +65,11 @@ static __always_inline void record_owner(struct sock *sk, __u64 flags)
 		sonde_stat_inc(SONDE_STAT_MAP_FULL);
 }
 
-static __always_inline int handle_set_state(struct sock *sk, int newstate)
+static __always_inline int handle_set_state(struct sock *sk, int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
 
-	if (!is_tcp(sk))
+	if (!sonde_sk_is_inet_tcp(sk))
 		return 0;
 	if (newstate == TCP_SYN_SENT)
 		record_owner(sk, BPF_ANY);
@@ -88,23 +78,7 @@ static __always_inline int handle_set_state(struct sock *sk, int newstate)
 	return 0;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(set_state_btf, struct sock *sk, int oldstate, int newstate)
-{
-	return handle_set_state(sk, newstate);
-}
-
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(set_state_raw, struct sock *sk, int oldstate, int newstate)
-{
-	return handle_set_state(sk, newstate);
-}
-
-SEC("tracepoint/sock/inet_sock_set_state")
-int set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
-{
-	return handle_set_state((struct sock *)ctx->skaddr, ctx->newstate);
-}
+SONDE_ON_SET_STATE(handle_set_state)
 
 /* accept() returned fd: current->files->fdt->fd[fd] is the new socket's
  * file; its private_data is the struct socket, which points back at the
@@ -133,7 +107,7 @@ static __always_inline int handle_accept_exit(long fd)
 	sk = BPF_CORE_READ(sock, sk);
 	/* Reset before accept() returned: it already passed TCP_CLOSE, where
 	 * its entry would have been removed. */
-	if (sk && is_tcp(sk) && BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE)
+	if (sk && sonde_sk_is_inet_tcp(sk) && BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE)
 		record_owner(sk, BPF_ANY);
 	return 0;
 }

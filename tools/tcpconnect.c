@@ -9,6 +9,7 @@
 #include <sonde/net.h>
 #include <sonde/out.h>
 #include <sonde/rodata.h>
+#include <sonde/probes.h>
 #include <sonde/session.h>
 
 #include "tcpconnect.h"
@@ -195,9 +196,7 @@ static const struct sonde_probe probes[] = {
 	{
 		.name = "TCP state changes",
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "set_state_btf", "sock/inet_sock_set_state"},
-			{SONDE_ATTACH_RAW_TP, "set_state_raw", "sock/inet_sock_set_state"},
-			{SONDE_ATTACH_TRACEPOINT, "set_state_tp", "sock/inet_sock_set_state"},
+			SONDE_ALTS_SET_STATE,
 		},
 	},
 	/* The next three only recover the source port of failed connects. */

@@ -14,6 +14,7 @@
 #include <sonde/log.h>
 #include <sonde/net.h>
 #include <sonde/out.h>
+#include <sonde/probes.h>
 #include <sonde/session.h>
 #include <sonde/sockowner.h>
 
@@ -335,9 +336,7 @@ static const struct sonde_probe probes[] = {
 	{
 		.name = "TCP state changes",
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "set_state_btf", "sock/inet_sock_set_state"},
-			{SONDE_ATTACH_RAW_TP, "set_state_raw", "sock/inet_sock_set_state"},
-			{SONDE_ATTACH_TRACEPOINT, "set_state_tp", "sock/inet_sock_set_state"},
+			SONDE_ALTS_SET_STATE,
 		},
 	},
 	/* Owners of accepted sockets; without syscall tracepoints
