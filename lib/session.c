@@ -586,6 +586,8 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 		sonde_info(1, "attached %zu probe%s; tracing", s.n_links, s.n_links == 1 ? "" : "s");
 		if (sonde_verbosity() == 0 && isatty(STDERR_FILENO))
 			fprintf(stderr, "Tracing %s... Hit Ctrl-C to end.\n", cfg->what);
+		if (cfg->header && cfg->args->format == SONDE_FMT_TABLE)
+			sonde_table_header(cfg->header);
 		if (cfg->on_ready && cfg->on_ready(cfg->ctx) < 0)
 			s.stop = true;
 		rc = loop(&s);

@@ -434,15 +434,6 @@ static uint64_t tick_for(uint64_t timeout_ns)
 	return tick;
 }
 
-static int on_ready(void *ctx)
-{
-	struct dns_tool *t = ctx;
-
-	if (t->args.format == SONDE_FMT_TABLE)
-		sonde_table_header(&t->table);
-	return 0;
-}
-
 static uint64_t bpf_stat(struct dns_tool *t, enum dns_stat stat)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -572,7 +563,7 @@ int main(int argc, char **argv)
 		.obj = skel->obj,
 		.probes = probes,
 		.n_probes = sizeof(probes) / sizeof(probes[0]),
-		.on_ready = on_ready,
+		.header = &t.table,
 		.on_event = on_event,
 		.on_tick = on_tick,
 		.tick_ns = tick_for(t.timeout_ns),

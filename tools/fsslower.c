@@ -236,15 +236,6 @@ static int on_event(void *ctx, const void *data, size_t size)
 	return print_table(t, e, wall, path);
 }
 
-static int on_ready(void *ctx)
-{
-	struct fsslower *t = ctx;
-
-	if (t->args.format == SONDE_FMT_TABLE && !t->dist)
-		sonde_table_header(&t->table);
-	return 0;
-}
-
 /* ---- --dist ---- */
 
 /* Sums one op's per-CPU histograms and, for interval output, resets them. */
@@ -543,7 +534,7 @@ int main(int argc, char **argv)
 		.obj = skel->obj,
 		.probes = probe_sets[set].probes,
 		.n_probes = probe_sets[set].n_probes,
-		.on_ready = on_ready,
+		.header = t.dist ? NULL : &t.table,
 		.on_event = t.dist ? NULL : on_event,
 		.on_interval = t.dist ? on_interval : NULL,
 		.on_end = t.dist ? on_end : NULL,

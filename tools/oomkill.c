@@ -263,15 +263,6 @@ static int on_event(void *ctx, const void *data, size_t size)
 	return print_table(o, &r);
 }
 
-static int on_ready(void *ctx)
-{
-	struct oomkill *o = ctx;
-
-	if (o->args.format == SONDE_FMT_TABLE)
-		sonde_table_header(&o->table);
-	return 0;
-}
-
 /* Both tables name the same alternatives; they differ in the mark_victim
  * programs, which must match the tracepoint's prototype on this kernel. */
 static const struct sonde_probe probes_task_proto[] = {
@@ -396,7 +387,7 @@ int main(int argc, char **argv)
 		.obj = skel->obj,
 		.probes = task_proto ? probes_task_proto : probes_pid_proto,
 		.n_probes = 1,
-		.on_ready = on_ready,
+		.header = &o.table,
 		.on_event = on_event,
 		.ctx = &o,
 	};

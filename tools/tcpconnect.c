@@ -183,15 +183,6 @@ static int on_event(void *ctx, const void *data, size_t size)
 	return print_table(t, e, wall);
 }
 
-static int on_ready(void *ctx)
-{
-	struct tcpconnect *t = ctx;
-
-	if (t->args.format == SONDE_FMT_TABLE)
-		sonde_table_header(&t->table);
-	return 0;
-}
-
 static const struct sonde_probe probes[] = {
 	{
 		.name = "TCP state changes",
@@ -277,7 +268,7 @@ int main(int argc, char **argv)
 		.obj = skel->obj,
 		.probes = probes,
 		.n_probes = sizeof(probes) / sizeof(probes[0]),
-		.on_ready = on_ready,
+		.header = &t.table,
 		.on_event = on_event,
 		.ctx = &t,
 	};

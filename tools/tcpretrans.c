@@ -314,15 +314,6 @@ static int on_end(void *ctx)
 
 /* ---- session ---- */
 
-static int on_ready(void *ctx)
-{
-	struct tcpretrans *t = ctx;
-
-	if (t->args.format == SONDE_FMT_TABLE && !t->count)
-		sonde_table_header(&t->table);
-	return 0;
-}
-
 static const struct sonde_probe probes[] = {
 	{
 		.name = "TCP retransmits",
@@ -434,7 +425,7 @@ int main(int argc, char **argv)
 		.obj = skel->obj,
 		.probes = probes,
 		.n_probes = sizeof(probes) / sizeof(probes[0]),
-		.on_ready = on_ready,
+		.header = t.count ? NULL : &t.table,
 		.on_event = t.count ? NULL : on_event,
 		.on_interval = t.count ? on_interval : NULL,
 		.on_end = t.count ? on_end : NULL,

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "sonde/cli.h"
+#include "sonde/out.h"
 
 struct bpf_object;
 struct bpf_link;
@@ -53,7 +54,10 @@ struct sonde_session_config {
 	/* Everything below is optional. Callbacks return 0 to go on, or a
 	 * negative value to end the session. */
 	int (*on_event)(void *ctx, const void *data, size_t size); /* "events" ring buffer */
-	int (*on_ready)(void *ctx);	/* attached: e.g. print a table header */
+	/* A live table whose header is printed once everything is attached
+	 * (only with -o table): the header then means "tracing now". */
+	struct sonde_table *header;
+	int (*on_ready)(void *ctx);	/* attached */
 	int (*on_interval)(void *ctx);	/* every -i */
 	int (*on_end)(void *ctx);	/* after detaching: final summaries */
 	/* Every tick_ns while tracing, whatever -i says: for tools that act
