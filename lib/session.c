@@ -558,8 +558,11 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 		return rc;
 	if (cfg->args->plan)
 		return sonde_session_plan(cfg);
-	if (sonde_verbosity() >= 2)
-		sonde_features_print(stderr);
+	if (sonde_verbosity() >= 1)
+		for (int f = 0; f < SONDE_FEAT_COUNT; f++)
+			sonde_info(1, "kernel: %s %s%s%s", sonde_feature_name(f),
+				   sonde_feature_has(f) ? "yes" : "no",
+				   sonde_feature_has(f) ? "" : ": ", sonde_feature_reason(f));
 	rc = choose(&s);
 	/* Before set_autoload: a tp_btf target makes libbpf load the kernel's
 	 * BTF, which libbpf 1.1 frees only in bpf_object__load(), so a usage

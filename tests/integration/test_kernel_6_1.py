@@ -80,7 +80,7 @@ def with_method(method):
 def plan():
     p = vm.Plan()
     p.run("uname", "uname", "-r")
-    p.run("features", "sonde-probe-paths", "-vv", "-d", "200ms")
+    p.run("features", "sonde-probe-paths", "-v", "-d", "200ms")
     for tool in TOOLS:
         args = EXPECT[tool].args if tool in EXPECT else ()
         p.run(f"{tool}:best", f"sonde-{tool}", "-v", "-d", "1", *args)
@@ -123,7 +123,7 @@ def test_kernel_built_with_kprobes_ftrace_btf(guest):
 def test_features_kprobe_fentry_btf(guest):
     r = guest["features"]
     assert r.rc == 0, r.err
-    table = dict(re.findall(r"^(\w+) +(yes|no)\b", r.err, re.M))
+    table = dict(re.findall(r"^sonde-[\w-]+: kernel: (\w+) (yes|no)\b", r.err, re.M))
     for feature in ("btf", "kprobe", "fentry", "tp_btf", "raw_tracepoint", "tracepoint", "ringbuf"):
         assert table.get(feature) == "yes", f"{feature}:\n{r.err}"
 

@@ -3,7 +3,7 @@ kernel, booted with qemu (TCG: no KVM needed) from an initramfs made at
 test time. See README.md next to this file.
 
     plan = Plan()
-    plan.run("features", "sonde-probe-paths", "-vv", "-d", "1")
+    plan.run("features", "sonde-probe-paths", "-v", "-d", "1")
     plan.trace("connects", "tcp_outcomes", "sonde-tcpconnect", "-v", "-o", "json")
     results = boot(kernel(), plan, programs(build_dir))
     results["features"].rc, results["features"].err, ...
@@ -11,7 +11,7 @@ test time. See README.md next to this file.
 The guest only runs the plan; judging its results is the caller's job.
 Run this file to try a command in the guest by hand:
 
-    /usr/bin/python3 tests/kernels/vm.py [--build DIR] sonde-tcpconnect -vv -d 1
+    /usr/bin/python3 tests/kernels/vm.py [--build DIR] sonde-tcpconnect -v -d 1
 """
 
 import os
