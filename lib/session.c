@@ -185,6 +185,14 @@ static int set_autoload(struct sonde_session *s)
 
 	bpf_object__for_each_program(prog, s->cfg->obj)
 		bpf_program__set_autoload(prog, false);
+	for (const char *const *extra = s->cfg->extra_progs; extra && *extra; extra++) {
+		prog = bpf_object__find_program_by_name(s->cfg->obj, *extra);
+		if (!prog) {
+			sonde_err("internal error: no BPF program %s", *extra);
+			return SONDE_EXIT_RUNTIME;
+		}
+		bpf_program__set_autoload(prog, true);
+	}
 	for (size_t p = 0; p < s->cfg->n_probes; p++) {
 		const struct sonde_probe_alt *alt = chosen_alt(s, p);
 		const char *slash;
@@ -306,8 +314,13 @@ static void report_losses(struct sonde_session *s)
 	if (lost)
 		sonde_err("lost %llu events: the ring buffer was full (user space fell behind)",
 			  (unsigned long long)lost);
+	uint64_t stacks = sonde_session_stat(s, SONDE_STAT_STACK_LOST);
+
 	if (full)
 		sonde_err("missed %llu items: a tracking map was full", (unsigned long long)full);
+	if (stacks)
+		sonde_err("lost %llu stacks: the stack map was full or two stacks collided (shown as [lost stack])",
+			  (unsigned long long)stacks);
 }
 
 /* ---- event loop ---- */

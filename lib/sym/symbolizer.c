@@ -102,6 +102,15 @@ void sonde_symbolizer_free(struct sonde_symbolizer *sym)
 
 /* ---- kernel ---- */
 
+bool sonde_sym_kernel_load(struct sonde_symbolizer *sym)
+{
+	if (!sym->kernel_tried) {
+		sym->kernel_tried = true;
+		sym->kernel_ok = kallsyms_load(&sym->kernel, sym->proc);
+	}
+	return sym->kernel_ok;
+}
+
 size_t sonde_sym_kernel(struct sonde_symbolizer *sym, uint64_t addr,
 			struct sonde_frame *frames, size_t max)
 {
@@ -109,11 +118,7 @@ size_t sonde_sym_kernel(struct sonde_symbolizer *sym, uint64_t addr,
 
 	if (!max)
 		return 0;
-	if (!sym->kernel_tried) {
-		sym->kernel_tried = true;
-		sym->kernel_ok = kallsyms_load(&sym->kernel, sym->proc);
-	}
-	s = sym->kernel_ok ? symtab_find(&sym->kernel, addr) : NULL;
+	s = sonde_sym_kernel_load(sym) ? symtab_find(&sym->kernel, addr) : NULL;
 	frames[0] = (struct sonde_frame){
 		.function = s ? s->name : NULL,
 		.offset = s ? addr - s->addr : 0,

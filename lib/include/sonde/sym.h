@@ -43,6 +43,12 @@ void sonde_symbolizer_free(struct sonde_symbolizer *sym);
 /* Where /proc is read from ("/proc" by default); for tests. */
 void sonde_symbolizer_set_proc(struct sonde_symbolizer *sym, const char *proc_root);
 
+/* Reads the kernel's symbols now; later lookups load them on first use.
+ * /proc/kallsyms shows addresses only to a reader with CAP_SYSLOG when it
+ * is opened, so a tool calls this before dropping capabilities. Returns
+ * false when they are hidden or unreadable (frames are then unknown). */
+bool sonde_sym_kernel_load(struct sonde_symbolizer *sym);
+
 /* Fills up to max frames (max >= 1) for a kernel address; returns how
  * many. Kernel frames carry no inline expansion. */
 size_t sonde_sym_kernel(struct sonde_symbolizer *sym, uint64_t addr,

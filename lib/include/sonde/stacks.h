@@ -1,0 +1,59 @@
+/* Reading and printing stacks aggregated in the kernel (the maps of
+ * bpf/sonde_stacks.bpf.h): as a table of top stacks, as folded lines for
+ * flame graphs, or as JSON Lines with every frame. */
+#ifndef SONDE_STACKS_H
+#define SONDE_STACKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sonde/cli.h"
+#include "sonde/out.h"
+#include "sonde/stack_key.h"
+
+struct bpf_object;
+struct sonde_symbolizer;
+
+struct sonde_stack_entry {
+	struct sonde_stack_key key;
+	struct sonde_stack_value value;
+};
+
+/* Reads the totals map of obj, sorted by total, largest first. With
+ * clear, the entries read are deleted (for per-interval output). Returns
+ * 0 or -errno. */
+int sonde_stacks_read(struct bpf_object *obj, bool clear,
+		      struct sonde_stack_entry **entries, size_t *n);
+/* Frees the stacks that entries refer to from the stack map. */
+void sonde_stacks_release(struct bpf_object *obj, const struct sonde_stack_entry *entries, size_t n);
+
+enum sonde_stack_unit {
+	SONDE_STACK_SAMPLES,	/* totals count samples */
+	SONDE_STACK_NS,		/* totals are nanoseconds (shown as µs) */
+};
+
+struct sonde_stack_printer {
+	struct bpf_object *obj;
+	struct sonde_symbolizer *sym;
+	enum sonde_format format;	/* table, folded or json */
+	enum sonde_stack_unit unit;
+	size_t top;			/* table rows; 0: all */
+	bool show_tid;
+	const char *other;		/* "waker" when the second stacks are used */
+	FILE *out;
+	struct sonde_table table;
+	struct sonde_json json;
+};
+
+/* Prints entries. Returns 0, or -1 once the output is closed. */
+int sonde_stacks_print(struct sonde_stack_printer *p, const struct sonde_stack_entry *entries,
+		       size_t n);
+void sonde_stack_printer_free(struct sonde_stack_printer *p);
+
+/* One folded frame: ';' and control characters neutralised, kernel
+ * frames suffixed _[k] and inlined ones _[i] (flamegraph.pl colours). */
+void sonde_folded_frame(const char *text, bool kernel, bool inlined, char *buf, size_t size);
+
+#endif

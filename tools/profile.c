@@ -1,0 +1,216 @@
+/* sonde-profile: where CPU time goes, as sampled on-CPU stacks. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include <sonde/caps.h>
+#include <sonde/cli.h>
+#include <sonde/log.h>
+#include <sonde/perf_sample.h>
+#include <sonde/session.h>
+#include <sonde/stacks.h>
+#include <sonde/sym.h>
+
+#include "profile.h"
+#include "profile.skel.h"
+
+enum { OPT_CPU = SONDE_OPT_LONG, OPT_TOP };
+
+struct profile {
+	struct sonde_args args;
+	struct profile_bpf *skel;
+	unsigned hz;
+	bool user_only;
+	bool kernel_only;
+	bool idle;
+	int cpu;
+	size_t top;
+	struct sonde_stack_printer printer;
+};
+
+static const struct sonde_option options[] = {
+	{"frequency", 'F', "HZ", "samples per second on each CPU (default 49)"},
+	{"user-stacks-only", 'U', NULL, "only user stacks"},
+	{"kernel-stacks-only", 'K', NULL, "only kernel stacks"},
+	{"include-idle", 'I', NULL, "also count the idle task (pid 0) of each CPU"},
+	{"cpu", OPT_CPU, "N", "sample only CPU N"},
+	{"top", OPT_TOP, "N", "table: print the N most frequent stacks (default 20, 0: all)"},
+	{0},
+};
+
+static int parse_uint(const char *arg, unsigned long max, unsigned long *value)
+{
+	char *end;
+
+	errno = 0;
+	*value = strtoul(arg, &end, 10);
+	return errno || end == arg || *end || *value > max || arg[0] == '-' ? -1 : 0;
+}
+
+static int parse_option(int key, const char *arg, void *ctx)
+{
+	struct profile *p = ctx;
+	unsigned long v;
+
+	switch (key) {
+	case 'F':
+		if (parse_uint(arg, 100000, &v) || !v) {
+			sonde_err("invalid frequency '%s' (1-100000 Hz)", arg);
+			return SONDE_EXIT_USAGE;
+		}
+		p->hz = v;
+		return 0;
+	case 'U':
+		p->user_only = true;
+		return 0;
+	case 'K':
+		p->kernel_only = true;
+		return 0;
+	case 'I':
+		p->idle = true;
+		return 0;
+	case OPT_CPU:
+		if (parse_uint(arg, SONDE_MAX_CPUS - 1, &v)) {
+			sonde_err("invalid CPU '%s'", arg);
+			return SONDE_EXIT_USAGE;
+		}
+		p->cpu = v;
+		return 0;
+	case OPT_TOP:
+		if (parse_uint(arg, INT_MAX, &v)) {
+			sonde_err("invalid --top '%s'", arg);
+			return SONDE_EXIT_USAGE;
+		}
+		p->top = v;
+		return 0;
+	}
+	return SONDE_EXIT_USAGE;
+}
+
+static int print_stacks(struct profile *p, bool clear)
+{
+	struct sonde_stack_entry *entries;
+	size_t n;
+	int rc;
+
+	if (sonde_stacks_read(p->skel->obj, clear, &entries, &n)) {
+		sonde_err("cannot read the sampled stacks: %s", strerror(errno));
+		free(entries);
+		return -1;
+	}
+	rc = sonde_stacks_print(&p->printer, entries, n);
+	if (clear)
+		sonde_stacks_release(p->skel->obj, entries, n);
+	free(entries);
+	return rc;
+}
+
+static int on_interval(void *ctx)
+{
+	return print_stacks(ctx, true);
+}
+
+static int on_end(void *ctx)
+{
+	return print_stacks(ctx, false);
+}
+
+static int attach_sampler(struct sonde_session *s, void *ctx)
+{
+	struct profile *p = ctx;
+
+	if (!p->user_only && !sonde_sym_kernel_load(p->printer.sym))
+		sonde_err("kernel symbols are hidden (kptr_restrict): kernel frames will be [unknown]");
+	return sonde_perf_sample_attach(s, p->skel->progs.profile_sample, p->hz, p->cpu);
+}
+
+static void destroy_skel(struct profile_bpf **skel)
+{
+	profile_bpf__destroy(*skel);
+}
+
+int main(int argc, char **argv)
+{
+	static struct profile p = {.hz = PROFILE_DEFAULT_HZ, .cpu = -1, .top = 20};
+	static const char *const extra_progs[] = {"profile_sample", NULL};
+	const struct sonde_tool tool = {
+		.name = "profile",
+		.summary = "Sample on-CPU stacks: where is CPU time going?",
+		.description =
+			"Every CPU is sampled HZ times a second by a timer (the hardware cycle\n"
+			"counter where there is one, else the cpu-clock software event); each sample\n"
+			"records the running task's user and kernel stacks, counted in the kernel\n"
+			"per process, command name and stack pair. At the end (or every -i), the\n"
+			"stacks are symbolized: kernel functions from /proc/kallsyms, user functions\n"
+			"from each process's ELF files as it sees them (containers included), with\n"
+			"separate debug files, inlined functions and JIT perf maps. User stacks are\n"
+			"walked by frame pointers: code built without them may show only its leaf.\n"
+			"Output: a table of the top stacks, folded lines for flame graphs (kernel\n"
+			"frames end in _[k], inlined ones in _[i]), or JSON Lines.",
+		.examples =
+			"  sonde-profile 10                          top stacks over 10 seconds\n"
+			"  sonde-profile -p 1234 -F 99 -o folded 30 | flamegraph.pl > cpu.svg\n"
+			"  sonde-profile -U -C 3f2a1b -o json 10     user stacks of one container\n"
+			"  sonde-profile --cpu 3 -K -I 5             what CPU 3 does in the kernel\n",
+		.formats = SONDE_FMT_TABLE | SONDE_FMT_FOLDED | SONDE_FMT_JSON,
+		.has_interval = true,
+		.options = options,
+		.parse = parse_option,
+		.ctx = &p,
+	};
+	struct profile_bpf *skel __attribute__((cleanup(destroy_skel))) = NULL;
+	int rc = sonde_cli_parse(&tool, argc, argv, &p.args);
+
+	if (rc != SONDE_CLI_CONTINUE)
+		return rc;
+	if (p.user_only && p.kernel_only) {
+		sonde_err("-U and -K exclude each other");
+		sonde_args_free(&p.args);
+		return SONDE_EXIT_USAGE;
+	}
+	skel = profile_bpf__open();
+	if (!skel) {
+		sonde_err("cannot open the BPF object: %m");
+		sonde_args_free(&p.args);
+		return SONDE_EXIT_RUNTIME;
+	}
+	p.skel = skel;
+	skel->rodata->user_stacks = !p.kernel_only;
+	skel->rodata->kernel_stacks = !p.user_only;
+	skel->rodata->include_idle = p.idle;
+	p.printer = (struct sonde_stack_printer){
+		.obj = skel->obj,
+		.sym = sonde_symbolizer_new(),
+		.format = p.args.format,
+		.unit = SONDE_STACK_SAMPLES,
+		.top = p.top,
+		.out = stdout,
+	};
+	if (!p.printer.sym) {
+		sonde_err("out of memory");
+		sonde_args_free(&p.args);
+		return SONDE_EXIT_RUNTIME;
+	}
+
+	const struct sonde_session_config cfg = {
+		.what = "on-CPU stacks",
+		.args = &p.args,
+		.obj = skel->obj,
+		.attach_extra = attach_sampler,
+		.extra_progs = extra_progs,
+		.on_interval = on_interval,
+		.on_end = on_end,
+		.ctx = &p,
+		/* Symbols are read from other processes' files at the end. */
+		.keep_caps = SONDE_KEEP_PROC_READ,
+	};
+	rc = sonde_session_run(&cfg);
+	sonde_symbolizer_free(p.printer.sym);
+	sonde_stack_printer_free(&p.printer);
+	sonde_args_free(&p.args);
+	return rc;
+}
