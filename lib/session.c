@@ -306,8 +306,32 @@ uint64_t sonde_session_stat(const struct sonde_session *s, unsigned stat)
 	return sum;
 }
 
+/* Runs the kernel skipped because a BPF program was already running on
+ * that CPU (classic tracepoints share one such guard with map syscalls). */
+static uint64_t recursion_misses(struct sonde_session *s)
+{
+	struct bpf_program *prog;
+	uint64_t misses = 0;
+
+	bpf_object__for_each_program(prog, s->cfg->obj) {
+		struct bpf_prog_info info = {0};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			misses += info.recursion_misses;
+	}
+	return misses;
+}
+
 static void report_losses(struct sonde_session *s)
 {
+	uint64_t skipped = recursion_misses(s);
+
+	if (skipped)
+		sonde_err("missed %llu events: the kernel skipped the BPF program while another was running on that CPU",
+			  (unsigned long long)skipped);
+
 	uint64_t lost = sonde_session_stat(s, SONDE_STAT_LOST_EVENTS);
 	uint64_t full = sonde_session_stat(s, SONDE_STAT_MAP_FULL);
 

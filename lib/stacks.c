@@ -108,6 +108,21 @@ static void push_marker(struct frame_list *l, const char *what, bool kernel)
 	push(l, &(struct sonde_frame){.function = what, .kernel = kernel});
 }
 
+/* The tracer's own frames on top of a kernel stack taken from a
+ * tracepoint: the BPF program and the code that called it. */
+static bool tracing_frame(const struct sonde_frame *f)
+{
+	static const char *const prefixes[] = {
+		"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "trace_call_bpf",
+		"perf_trace_", "perf_tp_event", "__traceiter_",
+	};
+
+	for (size_t i = 0; f->function && i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(f->function, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
 /* Appends one stack, leaf first; every address gives at least a frame. */
 static void add_stack(struct sonde_stack_printer *p, struct frame_list *l, __u32 pid,
 		      __s32 id, bool kernel)
@@ -115,6 +130,7 @@ static void add_stack(struct sonde_stack_printer *p, struct frame_list *l, __u32
 	struct bpf_map *map = bpf_object__find_map_by_name(p->obj, "sonde_stacks");
 	__u64 ips[SONDE_STACK_DEPTH] = {0};
 	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
+	size_t start = l->n;
 
 	if (id == SONDE_STACK_NONE)
 		return;
@@ -131,6 +147,8 @@ static void add_stack(struct sonde_stack_printer *p, struct frame_list *l, __u32
 				  : sonde_sym_user(p->sym, pid, ips[i], i > 0, frames,
 						   SONDE_SYM_MAX_FRAMES);
 
+		if (kernel && l->n == start && tracing_frame(&frames[0]))
+			continue;
 		for (size_t j = 0; j < n; j++)
 			push(l, &frames[j]);
 	}
@@ -433,15 +451,17 @@ int sonde_stacks_print(struct sonde_stack_printer *p, const struct sonde_stack_e
 		grand_total += entries[i].value.total;
 	for (size_t i = 0; i < n && rc >= 0; i++) {
 		const struct sonde_stack_entry *e = &entries[i];
-		const struct frame_list *o = p->other ? &other : NULL;
+		const struct frame_list *o = NULL;
 		struct row *r = &rows[n_rows];
 
 		mine.n = other.n = 0;
 		add_stack(p, &mine, e->key.pid, e->key.kernel_stack_id, true);
 		add_stack(p, &mine, e->key.pid, e->key.user_stack_id, false);
-		if (p->other) {
+		/* Without a waker (e.g. preempted), the entry has none to show. */
+		if (p->other && e->key.other_comm[0]) {
 			add_stack(p, &other, e->key.other_pid, e->key.other_kernel_stack_id, true);
 			add_stack(p, &other, e->key.other_pid, e->key.other_user_stack_id, false);
+			o = &other;
 		}
 		if (p->format == SONDE_FMT_JSON) {
 			rc = print_json(p, e, &mine, o, now);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,12 +44,26 @@ __attribute__((noinline)) void workload_syscalls(void)
 	close(fd);
 }
 
+/* glibc's wrappers keep no frame pointer, which would hide the function
+ * that called them from a frame-pointer walk: make the syscall here. */
+static inline void sleep_here(const struct timespec *ts)
+{
+#if defined(__x86_64__)
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "0"((long)SYS_nanosleep), "D"(ts), "S"(0L)
+			 : "rcx", "r11", "memory");
+#else
+	nanosleep(ts, NULL);
+#endif
+}
+
 __attribute__((noinline)) void workload_sleep(void)
 {
 	struct timespec ts = {.tv_sec = sleep_ms / 1000, .tv_nsec = (sleep_ms % 1000) * 1000000L};
 
 	for (int i = 0; i < sleeps; i++)
-		nanosleep(&ts, NULL);
+		sleep_here(&ts);
 	KEEP_FRAME();
 }
 
