@@ -38,9 +38,7 @@ static const struct sonde_option options[] = {
 	{"min-block", 'm', "US", "only blocks of at least US microseconds (default 1)"},
 	{"max-block", 'M', "US", "only blocks of at most US microseconds"},
 	{"state", OPT_STATE, "STATES",
-	 "only tasks that left the CPU in these states: letters R (preempted), S (sleep),\n"
-	 "D (uninterruptible), I (idle wait), T (other), e.g. D or SD; or a number: a mask\n"
-	 "of the kernel's TASK_* bits (2 = TASK_UNINTERRUPTIBLE, 0 = running)"},
+	 "only these leaving states: letters of RSDIT (preempted, sleep, uninterruptible, idle, other) or a TASK_* mask"},
 	{"user-threads-only", 'u', NULL, "only user threads"},
 	{"kernel-threads-only", 'k', NULL, "only kernel threads"},
 	{"user-stacks-only", 'U', NULL, "only user stacks"},
