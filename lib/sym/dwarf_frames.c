@@ -1,10 +1,10 @@
 /* Source lines and inline frames from DWARF (libdw). An address inside
- * inlined code belongs to a chain of scopes: the inlined_subroutine DIEs,
- * innermost first, then the subprogram that holds them. The innermost
- * frame's line comes from the line table; each outer frame's line is the
- * call site recorded on the inlined_subroutine below it. */
+ * inlined code lies in a chain of DIEs: the subprogram, then the
+ * inlined_subroutine instances nested in it (through lexical blocks). The
+ * innermost frame's line comes from the line table; each outer frame's
+ * line is the call site recorded on the inlined_subroutine below it.
+ * (dwarf_getscopes would do the walk, but leaks in elfutils 0.188.) */
 #include <dwarf.h>
-#include <stdlib.h>
 
 #include "internal.h"
 
@@ -53,14 +53,45 @@ static unsigned call_line(Dwarf_Die *inlined)
 	return dwarf_formudata(dwarf_attr(inlined, DW_AT_call_line, &attr), &line) ? 0 : line;
 }
 
+/* The DIE among die's children (searched through scopes that may hold
+ * functions: namespaces, classes) with one of the tags that contains pc. */
+static bool child_containing(Dwarf_Die *die, uint64_t pc, bool want_subprogram, Dwarf_Die *found)
+{
+	Dwarf_Die child;
+
+	if (dwarf_child(die, &child))
+		return false;
+	do {
+		int tag = dwarf_tag(&child);
+
+		if (want_subprogram) {
+			if (tag == DW_TAG_subprogram && dwarf_haspc(&child, pc) > 0) {
+				*found = child;
+				return true;
+			}
+			if ((tag == DW_TAG_namespace || tag == DW_TAG_class_type ||
+			     tag == DW_TAG_structure_type) &&
+			    child_containing(&child, pc, true, found))
+				return true;
+		} else if ((tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block) &&
+			   dwarf_haspc(&child, pc) > 0) {
+			*found = child;
+			return true;
+		}
+	} while (!dwarf_siblingof(&child, &child));
+	return false;
+}
+
+#define MAX_INLINE_DEPTH 32
+
 size_t sym_dwarf_frames(Dwarf *dwarf, uint64_t vaddr, struct sonde_frame *frames, size_t max)
 {
-	Dwarf_Die cudie, *scopes = NULL;
+	Dwarf_Die cudie, function, scope, inner, inlined[MAX_INLINE_DEPTH];
 	Dwarf_Line *row;
 	const char *file = NULL;
 	unsigned line = 0;
-	size_t n_frames = 0;
-	int n_scopes, lineno;
+	size_t n_frames = 0, depth = 0;
+	int lineno;
 
 	if (!find_cu(dwarf, vaddr, &cudie))
 		return 0;
@@ -70,33 +101,32 @@ size_t sym_dwarf_frames(Dwarf *dwarf, uint64_t vaddr, struct sonde_frame *frames
 		if (!dwarf_lineno(row, &lineno) && lineno > 0)
 			line = lineno;
 	}
-	n_scopes = dwarf_getscopes(&cudie, vaddr, &scopes);
-	for (int i = 0; i < n_scopes && n_frames < max; i++) {
-		int tag = dwarf_tag(&scopes[i]);
-		Dwarf_Die inlined, *outer = NULL;
-
-		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
-			continue;
-		frames[n_frames++] = (struct sonde_frame){
-			.function = die_name(&scopes[i]),
-			.file = file,
-			.line = line,
-			.inlined = tag == DW_TAG_inlined_subroutine,
-		};
-		if (tag == DW_TAG_subprogram)
-			break;
-		file = call_file(&cudie, &scopes[i]);
-		line = call_line(&scopes[i]);
-		/* The scopes past an inlined instance are those of its abstract
-		 * definition; the caller is found from the instance's own DIE. */
-		inlined = scopes[i];
-		n_scopes = dwarf_getscopes_die(&inlined, &outer);
-		free(scopes);
-		scopes = outer;
-		i = 0;
+	if (!child_containing(&cudie, vaddr, true, &function)) {
+		/* No enclosing function DIE (e.g. assembly): still a line. */
+		if (file && max)
+			frames[n_frames++] = (struct sonde_frame){.file = file, .line = line};
+		return n_frames;
 	}
-	/* No enclosing function DIE (e.g. assembly): still a line. */
-	if (!n_frames && file && max)
-		frames[n_frames++] = (struct sonde_frame){.file = file, .line = line};
+	/* Down through blocks: the inlined instances, outermost first. */
+	scope = function;
+	while (depth < MAX_INLINE_DEPTH && child_containing(&scope, vaddr, false, &inner)) {
+		if (dwarf_tag(&inner) == DW_TAG_inlined_subroutine)
+			inlined[depth++] = inner;
+		scope = inner;
+	}
+	/* Innermost first; each caller's line is the call site below it. */
+	while (depth > 0 && n_frames < max) {
+		Dwarf_Die *d = &inlined[--depth];
+
+		frames[n_frames++] = (struct sonde_frame){
+			.function = die_name(d), .file = file, .line = line, .inlined = true,
+		};
+		file = call_file(&cudie, d);
+		line = call_line(d);
+	}
+	if (n_frames < max)
+		frames[n_frames++] = (struct sonde_frame){
+			.function = die_name(&function), .file = file, .line = line,
+		};
 	return n_frames;
 }
