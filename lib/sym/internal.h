@@ -100,7 +100,8 @@ size_t sym_dwarf_frames(Dwarf *dwarf, uint64_t vaddr, struct sonde_frame *frames
 
 /* ---- JIT maps (perf_map.c) ---- */
 
-/* Loads a /tmp/perf-PID.map file; false when there is none. */
-bool perf_map_load(struct symtab *t, const char *path);
+/* Loads a /tmp/perf-PID.map file into t, its names into names (which
+ * may outlive t); false when there is none. */
+bool perf_map_load(struct symtab *t, struct symtab *names, const char *path);
 
 #endif

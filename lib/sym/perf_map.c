@@ -7,7 +7,7 @@
 
 #include "internal.h"
 
-bool perf_map_load(struct symtab *t, const char *path)
+bool perf_map_load(struct symtab *t, struct symtab *names, const char *path)
 {
 	FILE *f = fopen(path, "re");
 	char *line = NULL;
@@ -28,7 +28,7 @@ bool perf_map_load(struct symtab *t, const char *path)
 			continue;
 		name++;
 		len = strcspn(name, "\n");
-		copy = symtab_intern(t, name, len);
+		copy = symtab_intern(names, name, len);
 		if (!copy || symtab_add(t, start, size, copy, NULL))
 			break;
 	}

@@ -44,7 +44,9 @@ struct sonde_symbolizer {
 	struct symtab kernel;
 	struct sym_elf *elves;
 	struct process *procs[PROC_BUCKETS];
-	struct symtab names;	/* module names and paths, never freed early */
+	/* Module names, paths and JIT names: frames point at them, so they
+	 * live as long as the symbolizer, even past sonde_sym_forget(). */
+	struct symtab names;
 };
 
 static int64_t now_ns(void)
@@ -342,7 +344,7 @@ static const struct sym_entry *perf_map_find(struct sonde_symbolizer *sym, struc
 		p->perf_map_tried = true;
 		snprintf(path, sizeof(path), "%s/%d/root/tmp/perf-%d.map", sym->proc,
 			 (int)p->pid, (int)namespace_pid(sym, p->pid));
-		perf_map_load(&p->perf_map, path);
+		perf_map_load(&p->perf_map, &sym->names, path);
 	}
 	return symtab_find(&p->perf_map, addr);
 }

@@ -189,6 +189,9 @@ static void jit_perf_map(void)
 	n = sonde_sym_user(sym, getpid(), (uintptr_t)page + 0x108, false, frames, SONDE_SYM_MAX_FRAMES);
 	CHECK_U64(n, 1);
 	CHECK_STR(format(&frames[0], SONDE_FRAME_OFFSET), "LazyCompile:~handler app.js:12+0x8");
+	/* Names outlive what the symbolizer forgets about the process. */
+	sonde_sym_forget(sym, getpid());
+	CHECK_STR(frames[0].function, "LazyCompile:~handler app.js:12");
 	n = sonde_sym_user(sym, getpid(), (uintptr_t)page + 0x1020, false, frames, SONDE_SYM_MAX_FRAMES);
 	CHECK(!frames[0].function);	/* past Builtin:Add's 0x20 bytes */
 	unlink(path);
