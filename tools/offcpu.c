@@ -156,7 +156,8 @@ static int on_end(void *ctx)
 	return print_stacks(ctx, false);
 }
 
-/* Before capabilities are dropped: kallsyms hides addresses otherwise. */
+/* Before capabilities are dropped: kallsyms hides addresses otherwise;
+ * and while -p targets are still alive. */
 static int load_kernel_symbols(struct sonde_session *s, void *ctx)
 {
 	struct offcpu *o = ctx;
@@ -164,6 +165,9 @@ static int load_kernel_symbols(struct sonde_session *s, void *ctx)
 	(void)s;
 	if (!o->user_only && !sonde_sym_kernel_load(o->printer.sym))
 		sonde_err("kernel symbols are hidden (kptr_restrict): kernel frames will be [unknown]");
+	/* A target that exits before the end still gets its symbols. */
+	for (size_t i = 0; !o->kernel_only && i < o->args.n_pids; i++)
+		sonde_sym_user_prepare(o->printer.sym, o->args.pids[i]);
 	return 0;
 }
 

@@ -125,6 +125,9 @@ static int attach_sampler(struct sonde_session *s, void *ctx)
 
 	if (!p->user_only && !sonde_sym_kernel_load(p->printer.sym))
 		sonde_err("kernel symbols are hidden (kptr_restrict): kernel frames will be [unknown]");
+	/* A target that exits before the end still gets its symbols. */
+	for (size_t i = 0; !p->kernel_only && i < p->args.n_pids; i++)
+		sonde_sym_user_prepare(p->printer.sym, p->args.pids[i]);
 	return sonde_perf_sample_attach(s, p->skel->progs.profile_sample, p->hz, p->cpu);
 }
 

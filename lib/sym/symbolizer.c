@@ -349,6 +349,18 @@ static const struct sym_entry *perf_map_find(struct sonde_symbolizer *sym, struc
 	return symtab_find(&p->perf_map, addr);
 }
 
+bool sonde_sym_user_prepare(struct sonde_symbolizer *sym, pid_t pid)
+{
+	struct process *p = process_get(sym, pid);
+
+	if (!p || !p->n_maps)
+		return false;
+	for (size_t i = 0; i < p->n_maps; i++)
+		if (!p->maps[i].resolved)
+			resolve_mapping(sym, pid, &p->maps[i]);
+	return true;
+}
+
 /* ---- user addresses ---- */
 
 static size_t elf_frames(struct sym_elf *e, uint64_t vaddr, bool return_address,

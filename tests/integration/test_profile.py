@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from harness import Tool, run, workload_path
+from harness import Tool, run, wait_for, workload_path
 
 CHAIN = "main;workload_outer;workload_middle"
 
@@ -129,3 +129,22 @@ def test_usage_errors():
         assert r.stderr.count("\n") == 1 and not r.stdout, (args, r.stderr)
     r = run("profile", "--cpu", "4000", "1")
     assert r.returncode == 2 and "not online" in r.stderr, r.stderr
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in ticks
+
+
+def test_target_that_exits_keeps_its_symbols(spinner):
+    """-p ends with its target; the stacks are symbolized after it has gone."""
+    p = spinner("cpu")
+    tool = Tool("profile", "-F", 199, "-p", p.pid, "-o", "folded")
+    start = cpu_seconds(p.pid)
+    wait_for(lambda: cpu_seconds(p.pid) - start >= 1.0, 60, "the target to burn 1 s of CPU")
+    p.kill()
+    p.wait()
+    assert tool.wait_exit(timeout=60) == 0, tool.stderr
+    assert "exited" in tool.stderr
+    rows = folded(tool)
+    assert share(rows, lambda f: CHAIN + ";workload_spin" in ";".join(f)) > 0.8, tool.stdout

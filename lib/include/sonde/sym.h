@@ -60,6 +60,11 @@ size_t sonde_sym_kernel(struct sonde_symbolizer *sym, uint64_t addr,
 size_t sonde_sym_user(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr,
 		      bool return_address, struct sonde_frame *frames, size_t max);
 
+/* Reads the mappings of a process and opens its files now, so that its
+ * addresses still resolve after it has exited (a -p target). Returns
+ * false when its mappings cannot be read. */
+bool sonde_sym_user_prepare(struct sonde_symbolizer *sym, pid_t pid);
+
 /* Drops what is cached about a process (e.g. it exited). */
 void sonde_sym_forget(struct sonde_symbolizer *sym, pid_t pid);
 
