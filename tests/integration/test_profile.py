@@ -1,6 +1,7 @@
 """sonde-profile against workloads with known call chains
 (tests/workloads/stacks.c): main -> workload_outer -> workload_middle ->
 a leaf that spins in user space or reads /dev/zero in the kernel."""
+import os
 import subprocess
 
 import pytest
@@ -14,8 +15,9 @@ CHAIN = "main;workload_outer;workload_middle"
 def spinner():
     procs = []
 
-    def start(mode, binary="stacks"):
-        p = subprocess.Popen([str(workload_path(binary)), mode])
+    def start(mode, binary="stacks", comm=None):
+        env = dict(os.environ, STACKS_COMM=comm) if comm else None
+        p = subprocess.Popen([str(workload_path(binary)), mode], env=env)
         procs.append(p)
         return p
     yield start
@@ -148,3 +150,16 @@ def test_target_that_exits_keeps_its_symbols(spinner):
     assert "exited" in tool.stderr
     rows = folded(tool)
     assert share(rows, lambda f: CHAIN + ";workload_spin" in ";".join(f)) > 0.8, tool.stdout
+
+
+def test_hostile_command_name(spinner):
+    """A name with a separator, an escape sequence and a newline cannot
+    break a folded line, a table row or JSON."""
+    name = "ev;l\x1b[2J\nx"
+    p = spinner("cpu", comm=name)
+    rows = folded(profile("-p", p.pid, "-o", "folded", seconds=2))
+    assert rows and all(f[0] == "ev:l\\x1b[2J\\x0ax" for f, _ in rows), rows
+    lines = profile("-p", p.pid, seconds=2).lines()
+    assert "\x1b" not in "".join(lines) and len(lines[1].split()) > 4
+    events = profile("-p", p.pid, "-o", "json", seconds=2).events()
+    assert events and all(e["comm"] == name for e in events)

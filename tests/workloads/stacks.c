@@ -6,11 +6,14 @@
  *   stacks syscall   read /dev/zero in workload_syscalls until killed
  *   stacks sleep N MS   after "go" on stdin, sleep N times MS ms in
  *                    workload_sleep, print "done", wait for stdin to close
+ *
+ * STACKS_COMM in the environment renames the process (hostile names).
  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +87,8 @@ int main(int argc, char **argv)
 	char line[16];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (getenv("STACKS_COMM"))
+		prctl(PR_SET_NAME, getenv("STACKS_COMM"));
 	if (argc >= 2 && !strcmp(argv[1], "cpu")) {
 		workload_outer(workload_spin);
 	} else if (argc >= 2 && !strcmp(argv[1], "syscall")) {
