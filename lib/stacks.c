@@ -59,7 +59,8 @@ int sonde_stacks_read(struct bpf_object *obj, bool clear,
 	/* Deleting while walking would restart the walk: delete after. */
 	for (size_t i = 0; clear && i < count; i++)
 		bpf_map_delete_elem(fd, &v[i].key);
-	qsort(v, count, sizeof(*v), by_total_desc);
+	if (count)
+		qsort(v, count, sizeof(*v), by_total_desc);
 	*entries = v;
 	*n = count;
 	return err;

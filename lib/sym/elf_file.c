@@ -114,6 +114,18 @@ bool sym_elf_offset_to_vaddr(const struct sym_elf *e, uint64_t offset, uint64_t 
 	return false;
 }
 
+/* The whole file is mapped: its descriptor is not needed any more. A
+ * system-wide profile may cache hundreds of files; their descriptors
+ * would otherwise run into RLIMIT_NOFILE. */
+static void close_when_mapped(Elf *elf, int *fd)
+{
+	/* FDREAD is a no-op when mapped, and reads it in when mmap failed. */
+	if (!elf_cntl(elf, ELF_C_FDREAD) && !elf_cntl(elf, ELF_C_FDDONE)) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
 struct sym_elf *sym_elf_open(int fd, const char *path, const char *root)
 {
 	struct sym_elf *e = calloc(1, sizeof(*e));
@@ -136,6 +148,7 @@ struct sym_elf *sym_elf_open(int fd, const char *path, const char *root)
 		sym_elf_free(e);
 		return NULL;
 	}
+	close_when_mapped(e->elf, &e->fd);
 	e->build_id_len = sym_elf_build_id(e->elf, e->build_id, sizeof(e->build_id));
 	has_symtab = has_section(e->elf, SHT_SYMTAB, NULL);
 	has_dwarf = has_section(e->elf, SHT_PROGBITS, ".debug_info");
@@ -143,6 +156,8 @@ struct sym_elf *sym_elf_open(int fd, const char *path, const char *root)
 		e->debug_fd = sym_debug_file_find(e->elf, e->build_id, e->build_id_len, path, root);
 		if (e->debug_fd >= 0)
 			e->debug_elf = elf_begin(e->debug_fd, ELF_C_READ_MMAP, NULL);
+		if (e->debug_elf)
+			close_when_mapped(e->debug_elf, &e->debug_fd);
 	}
 	if (has_dwarf)
 		e->dwarf_elf = e->elf;
@@ -171,7 +186,8 @@ void sym_elf_free(struct sym_elf *e)
 		close(e->debug_fd);
 	if (e->elf)
 		elf_end(e->elf);
-	close(e->fd);
+	if (e->fd >= 0)
+		close(e->fd);
 	symtab_free(&e->symbols);
 	free(e->loads);
 	free(e);

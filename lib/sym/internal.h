@@ -59,7 +59,7 @@ struct sym_elf {
 	ino_t ino;
 	int64_t mtime_ns;
 	off_t size;
-	int fd;
+	int fd;			/* -1 once the file is mapped */
 	Elf *elf;
 	bool is_dyn;		/* ET_DYN: PIE or shared library */
 	GElf_Phdr *loads;	/* PT_LOAD segments */
