@@ -74,13 +74,13 @@ def test_blocked_time_of_a_known_function(sleeper, method):
     assert f"using {method}" in tool.stderr
     assert all(stack.startswith("stacks;") for stack, _ in rows), tool.stdout
     # 10 x 100 ms: the truth is 1 s, timer slack and a busy machine add a
-    # bit. The kernel may skip a classic tracepoint's program while another
-    # BPF program or map syscall holds the CPU's guard: that is reported.
+    # bit. A classic tracepoint's event can be dropped by perf's recursion
+    # guard before the BPF program runs (seen here about once in a few
+    # hundred switches on the loaded test machine): one sleep of ten may go
+    # missing that way.
     total = sleep_us(rows)
-    if "the kernel skipped the BPF program" in tool.stderr:
-        assert 700_000 <= total <= 1_500_000, tool.stdout + tool.stderr
-    else:
-        assert 950_000 <= total <= 1_500_000, tool.stdout + tool.stderr
+    low = 850_000 if method == "tracepoint" else 950_000
+    assert low <= total <= 1_500_000, tool.stdout + tool.stderr
     # Kernel frames follow the user frames, inside the sleep.
     stack = max(rows, key=lambda r: r[1])[0].split(";")
     first_k = next(i for i, f in enumerate(stack) if f.endswith("_[k]"))
@@ -150,9 +150,11 @@ def test_table_and_json(sleeper):
 def test_waker_stacks(sleeper):
     s = sleeper(3, 100)
     rows = folded(trace(s, "-o", "folded", "--waker"))
-    # The sleeps (not a preemption on the way back to user space, which
-    # nobody wakes) are woken by their timer: the waker side holds the wakeup.
-    woken = [stack for stack, _ in rows if CHAIN in stack and "nanosleep" in stack]
+    # The sleeps (not a preemption, which nobody wakes) are woken by their
+    # timer: the waker side holds the wakeup.
+    # A preemption inside the syscall (a short block) has no waker either.
+    woken = [stack for stack, us in rows
+             if CHAIN in stack and "nanosleep" in stack and us >= 50_000]
     assert woken and all(";--;" in stack for stack in woken), rows
     assert any("try_to_wake_up_[k]" in stack.split(";--;")[1] for stack in woken), woken
     s.close()

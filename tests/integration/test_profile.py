@@ -64,13 +64,15 @@ def test_kernel_frames_of_a_syscall_heavy_workload(spinner):
     p = spinner("syscall")
     tool = profile("-p", p.pid, "-o", "folded")
     rows = folded(tool)
-    in_kernel = [f for f, _ in rows if f[-1].endswith("_[k]")]
+    in_kernel = [(f, c) for f, c in rows if f[-1].endswith("_[k]")]
     assert in_kernel, tool.stdout
     # Kernel frames come after (inside) the user frames that called them.
-    for f in in_kernel:
+    for f, _ in in_kernel:
         first_k = next(i for i, x in enumerate(f) if x.endswith("_[k]"))
         assert all(x.endswith("_[k]") for x in f[first_k:]), f
-        assert CHAIN in ";".join(f[:first_k]), f
+    # Mostly the read() of the chain; an interrupt may also land in code
+    # without frame pointers (the sanitizers' runtime in ASan builds).
+    assert share(in_kernel, lambda f: CHAIN in ";".join(f)) > 0.8, tool.stdout
     assert share(rows, lambda f: f[-1].endswith("_[k]")) > 0.5, tool.stdout
 
 
