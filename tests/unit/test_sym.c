@@ -3,6 +3,7 @@
  * debug file, a deleted file, JIT maps, kallsyms, unknown addresses. */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <elfutils/libdwelf.h>
+#include <libelf.h>
 #include <sonde/sym.h>
 
 #include "check.h"
@@ -198,6 +201,112 @@ static void jit_perf_map(void)
 	munmap(page, 8192);
 }
 
+static bool copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char buf[65536];
+	ssize_t len;
+	bool ok = in >= 0 && out >= 0;
+
+	while (ok && (len = read(in, buf, sizeof(buf))) > 0)
+		ok = write(out, buf, len) == len;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return ok;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static size_t build_id_hex(const char *path, char *hex, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	Elf *elf;
+	const unsigned char *id;
+	ssize_t len = -1;
+
+	elf_version(EV_CURRENT);
+	elf = fd >= 0 ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
+	if (elf)
+		len = dwelf_elf_gnu_build_id(elf, (const void **)&id);
+	for (ssize_t i = 0; i < len && (size_t)(2 * i + 2) < size; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return len > 0 ? len : 0;
+}
+
+/* A process in a container: /lib/libsymfix.so exists only under its
+ * root, stripped and without a debuglink; its debug file sits in the
+ * container's /usr/lib/debug/.build-id. A fake /proc describes it. */
+static void container_root_and_build_id(void)
+{
+	const struct symfix_info *info;
+	struct sonde_symbolizer *c;
+	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
+	char dir[] = "/tmp/sonde-symroot-XXXXXX", path[512], id[128], target[512];
+	const uint64_t start = 0x7f0000000000ull;
+	struct stat st;
+	Dl_info dl;
+	void *h;
+	size_t n;
+	FILE *f;
+
+	info = load_fixture(SYMFIX_DIR "/libsymfix.so", &h);
+	CHECK(info && dladdr(info->hidden, &dl) && mkdtemp(dir));
+	CHECK(build_id_hex(SYMFIX_DIR "/libsymfix-nolink.so", id, sizeof(id)) > 1);
+	if (!info || !dl.dli_fbase || !id[0])
+		return;
+	const char *const dirs[] = {"proc", "proc/4242", "root", "root/lib", "root/usr",
+				    "root/usr/lib", "root/usr/lib/debug",
+				    "root/usr/lib/debug/.build-id"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, dirs[i]);
+		mkdir(path, 0755);
+	}
+	snprintf(path, sizeof(path), "%s/root/usr/lib/debug/.build-id/%.2s", dir, id);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/root/usr/lib/debug/.build-id/%.2s/%s.debug", dir, id, id + 2);
+	CHECK(copy_file(SYMFIX_DIR "/libsymfix-stripped.so.debug", path));
+	snprintf(path, sizeof(path), "%s/root/lib/libsymfix.so", dir);
+	CHECK(copy_file(SYMFIX_DIR "/libsymfix-nolink.so", path) && !stat(path, &st));
+	snprintf(target, sizeof(target), "%s/root", dir);
+	snprintf(path, sizeof(path), "%s/proc/4242/root", dir);
+	CHECK(!symlink(target, path));
+	snprintf(path, sizeof(path), "%s/proc/4242/maps", dir);
+	f = fopen(path, "w");
+	CHECK(f);
+	if (f) {
+		/* Mapped from offset 0: in the text segment offsets are addresses. */
+		fprintf(f, "%llx-%llx r-xp 00000000 00:00 %lu /lib/libsymfix.so\n",
+			(unsigned long long)start, (unsigned long long)start + 0x100000,
+			(unsigned long)st.st_ino);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/proc", dir);
+	c = sonde_symbolizer_new();
+	sonde_symbolizer_set_proc(c, path);
+	n = sonde_sym_user(c, 4242, start + ((uintptr_t)info->hidden - (uintptr_t)dl.dli_fbase),
+			   false, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK(n >= 1);
+	CHECK_STR(frames[n - 1].function, "symfix_hidden");
+	CHECK_STR(frames[n - 1].module, "libsymfix.so");
+	n = sonde_sym_user(c, 4242, start + ((uintptr_t)info->return_address - (uintptr_t)dl.dli_fbase),
+			   true, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK_U64(n, 2);
+	CHECK_STR(frames[0].function, "symfix_inlined");
+	CHECK_STR(frames[n - 1].function, "symfix_outer");
+	sonde_symbolizer_free(c);
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static char *write_proc_fixture(const char *kallsyms)
 {
 	static char dir[64];
@@ -297,6 +406,7 @@ int main(void)
 	RUN(stripped_with_debuglink);
 	RUN(deleted_file);
 	RUN(own_executable);
+	RUN(container_root_and_build_id);
 	RUN(unknown_code);
 	RUN(jit_perf_map);
 	RUN(kernel_symbols);
