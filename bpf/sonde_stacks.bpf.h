@@ -3,7 +3,7 @@
 #ifndef SONDE_STACKS_BPF_H
 #define SONDE_STACKS_BPF_H
 
-#include "sonde.bpf.h"
+#include "sonde_events.bpf.h"
 #include "../lib/include/sonde/stack_key.h"
 
 #define SONDE_EEXIST 17
@@ -44,9 +44,34 @@ static __always_inline __s32 sonde_stack_id(void *ctx, bool user)
 	return id;
 }
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u8);
+} sonde_seen_pids SEC(".maps");
+
+/* Tells user space about a process the first time it is seen. */
+static __always_inline void sonde_stack_note_pid(__u32 pid)
+{
+	struct sonde_stack_new_process *e;
+	__u8 one = 1;
+
+	if (!pid || bpf_map_lookup_elem(&sonde_seen_pids, &pid))
+		return;
+	bpf_map_update_elem(&sonde_seen_pids, &pid, &one, BPF_ANY);
+	e = sonde_event_reserve(sizeof(*e));
+	if (!e)
+		return;
+	e->pid = pid;
+	bpf_ringbuf_submit(e, 0);
+}
+
 /* Adds to the totals of key; a full map is counted. */
 static __always_inline void sonde_stack_add(const struct sonde_stack_key *key, __u64 value)
 {
+	sonde_stack_note_pid(key->pid);
+	sonde_stack_note_pid(key->other_pid);
 	struct sonde_stack_value *v = bpf_map_lookup_elem(&sonde_stack_totals, key);
 
 	if (!v) {

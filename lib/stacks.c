@@ -502,3 +502,12 @@ void sonde_stack_printer_free(struct sonde_stack_printer *p)
 {
 	sonde_json_free(&p->json);
 }
+
+int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_t size)
+{
+	const struct sonde_stack_new_process *e = data;
+
+	if (size >= sizeof(*e))
+		sonde_sym_user_prepare(p->sym, e->pid);
+	return 0;
+}

@@ -146,6 +146,13 @@ static int print_stacks(struct offcpu *o, bool clear)
 	return rc;
 }
 
+static int on_event(void *ctx, const void *data, size_t size)
+{
+	struct offcpu *o = ctx;
+
+	return sonde_stacks_on_event(&o->printer, data, size);
+}
+
 static int on_interval(void *ctx)
 {
 	return print_stacks(ctx, true);
@@ -272,6 +279,7 @@ int main(int argc, char **argv)
 		.probes = probes,
 		.n_probes = o.waker ? 2 : 1,
 		.attach_extra = load_kernel_symbols,
+		.on_event = on_event,
 		.on_interval = on_interval,
 		.on_end = on_end,
 		.ctx = &o,

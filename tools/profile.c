@@ -109,6 +109,13 @@ static int print_stacks(struct profile *p, bool clear)
 	return rc;
 }
 
+static int on_event(void *ctx, const void *data, size_t size)
+{
+	struct profile *p = ctx;
+
+	return sonde_stacks_on_event(&p->printer, data, size);
+}
+
 static int on_interval(void *ctx)
 {
 	return print_stacks(ctx, true);
@@ -205,6 +212,7 @@ int main(int argc, char **argv)
 		.obj = skel->obj,
 		.attach_extra = attach_sampler,
 		.extra_progs = extra_progs,
+		.on_event = on_event,
 		.on_interval = on_interval,
 		.on_end = on_end,
 		.ctx = &p,

@@ -165,3 +165,13 @@ def test_hostile_command_name(spinner):
     assert "\x1b" not in "".join(lines) and len(lines[1].split()) > 4
     events = profile("-p", p.pid, "-o", "json", seconds=2).events()
     assert events and all(e["comm"] == name for e in events)
+
+
+def test_short_lived_process_system_wide():
+    """A process that exits before the profile ends is still symbolized:
+    its mappings are read when it is first sampled."""
+    tool = Tool("profile", "-F", 199, "-o", "folded")
+    subprocess.run(["timeout", "1", str(workload_path("stacks")), "cpu"], check=False)
+    assert tool.stop() == 0, tool.stderr
+    rows = [(f, c) for f, c in folded(tool) if f[0] == "stacks"]
+    assert share(rows, lambda f: CHAIN + ";workload_spin" in ";".join(f)) > 0.8, rows

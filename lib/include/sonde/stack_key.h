@@ -26,6 +26,12 @@ struct sonde_stack_key {
 	char other_comm[16];
 };
 
+/* Sent on the events ring buffer the first time a process shows up, so
+ * user space reads its mappings while it is alive. */
+struct sonde_stack_new_process {
+	__u32 pid;
+};
+
 struct sonde_stack_value {
 	__u64 total;		/* samples, or nanoseconds */
 	__u64 count;		/* how many times it was added to */

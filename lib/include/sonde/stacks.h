@@ -52,6 +52,12 @@ int sonde_stacks_print(struct sonde_stack_printer *p, const struct sonde_stack_e
 		       size_t n);
 void sonde_stack_printer_free(struct sonde_stack_printer *p);
 
+/* What a stack tool's on_event does with the events its BPF side sends:
+ * a process seen for the first time has its mappings and files read
+ * while it is alive, so that its stacks still resolve if it exits before
+ * the end. Returns 0. */
+int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_t size);
+
 /* One folded frame: ';' and control characters neutralised, kernel
  * frames suffixed _[k] and inlined ones _[i] (flamegraph.pl colours). */
 void sonde_folded_frame(const char *text, bool kernel, bool inlined, char *buf, size_t size);
