@@ -327,19 +327,16 @@ static uint64_t recursion_misses(struct sonde_session *s)
 static void report_losses(struct sonde_session *s)
 {
 	uint64_t skipped = recursion_misses(s);
+	uint64_t lost = sonde_session_stat(s, SONDE_STAT_LOST_EVENTS);
+	uint64_t full = sonde_session_stat(s, SONDE_STAT_MAP_FULL);
+	uint64_t stacks = sonde_session_stat(s, SONDE_STAT_STACK_LOST);
 
 	if (skipped)
 		sonde_err("missed %llu events: the kernel skipped the BPF program while another was running on that CPU",
 			  (unsigned long long)skipped);
-
-	uint64_t lost = sonde_session_stat(s, SONDE_STAT_LOST_EVENTS);
-	uint64_t full = sonde_session_stat(s, SONDE_STAT_MAP_FULL);
-
 	if (lost)
 		sonde_err("lost %llu events: the ring buffer was full (user space fell behind)",
 			  (unsigned long long)lost);
-	uint64_t stacks = sonde_session_stat(s, SONDE_STAT_STACK_LOST);
-
 	if (full)
 		sonde_err("missed %llu items: a tracking map was full", (unsigned long long)full);
 	if (stacks)
