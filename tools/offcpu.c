@@ -9,6 +9,7 @@
 #include <sonde/caps.h>
 #include <sonde/cli.h>
 #include <sonde/log.h>
+#include <sonde/out.h>
 #include <sonde/session.h>
 #include <sonde/stacks.h>
 #include <sonde/sym.h>
@@ -160,7 +161,8 @@ static int on_interval(void *ctx)
 
 static int on_end(void *ctx)
 {
-	return print_stacks(ctx, false);
+	/* A reader that left (`| head`) is a normal end, not an error. */
+	return print_stacks(ctx, false) < 0 && !sonde_out_closed() ? -1 : 0;
 }
 
 /* Before capabilities are dropped: kallsyms hides addresses otherwise;

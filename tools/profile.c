@@ -10,6 +10,7 @@
 #include <sonde/caps.h>
 #include <sonde/cli.h>
 #include <sonde/log.h>
+#include <sonde/out.h>
 #include <sonde/perf_sample.h>
 #include <sonde/session.h>
 #include <sonde/stacks.h>
@@ -123,7 +124,8 @@ static int on_interval(void *ctx)
 
 static int on_end(void *ctx)
 {
-	return print_stacks(ctx, false);
+	/* A reader that left (`| head`) is a normal end, not an error. */
+	return print_stacks(ctx, false) < 0 && !sonde_out_closed() ? -1 : 0;
 }
 
 static int attach_sampler(struct sonde_session *s, void *ctx)

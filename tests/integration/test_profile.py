@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from harness import Tool, run, wait_for, workload_path
+from harness import Tool, run, tool_path, wait_for, workload_path
 
 CHAIN = "main;workload_outer;workload_middle"
 
@@ -175,3 +175,14 @@ def test_short_lived_process_system_wide():
     assert tool.stop() == 0, tool.stderr
     rows = [(f, c) for f, c in folded(tool) if f[0] == "stacks"]
     assert share(rows, lambda f: CHAIN + ";workload_spin" in ";".join(f)) > 0.8, rows
+
+
+def test_closed_pipe_ends_quietly(spinner):
+    spinner("cpu")
+    proc = subprocess.Popen([str(tool_path("profile")), "-F", "199", "-o", "folded", "-d", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"error" not in err.lower() and b"broken pipe" not in err.lower(), err
