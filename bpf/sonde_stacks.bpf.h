@@ -12,7 +12,7 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 16384);	/* SONDE_STACK_STORAGE_DEFAULT; tools resize it */
 	__type(key, __u32);
 	__uint(value_size, SONDE_STACK_DEPTH * sizeof(__u64));
 } sonde_stacks SEC(".maps");

@@ -12,6 +12,13 @@
 #include "sonde/stacks.h"
 #include "sonde/sym.h"
 
+int sonde_stacks_set_storage(struct bpf_object *obj, uint32_t entries)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, "sonde_stacks");
+
+	return map ? bpf_map__set_max_entries(map, entries) : -ENOENT;
+}
+
 /* ---- reading ---- */
 
 static int by_total_desc(const void *a, const void *b)

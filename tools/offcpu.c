@@ -17,7 +17,7 @@
 #include "offcpu.h"
 #include "offcpu.skel.h"
 
-enum { OPT_STATE = SONDE_OPT_LONG, OPT_WAKER, OPT_TOP };
+enum { OPT_STATE = SONDE_OPT_LONG, OPT_WAKER, OPT_TOP, OPT_STORAGE };
 
 struct offcpu {
 	struct sonde_args args;
@@ -32,6 +32,7 @@ struct offcpu {
 	bool kernel_only;
 	bool waker;
 	size_t top;
+	uint32_t stack_storage;
 	struct sonde_stack_printer printer;
 };
 
@@ -46,6 +47,8 @@ static const struct sonde_option options[] = {
 	{"kernel-stacks-only", 'K', NULL, "only kernel stacks"},
 	{"waker", OPT_WAKER, NULL, "add the stacks of the task that woke the blocked one"},
 	{"top", OPT_TOP, "N", "table: print the N longest-blocked stacks (default 20, 0: all)"},
+	{"stack-storage-size", OPT_STORAGE, "N",
+	 "distinct stacks the kernel can hold (default 16384); raise it when stacks are lost"},
 	{0},
 };
 
@@ -117,6 +120,13 @@ static int parse_option(int key, const char *arg, void *ctx)
 		return 0;
 	case OPT_WAKER:
 		o->waker = true;
+		return 0;
+	case OPT_STORAGE:
+		if (parse_u64(arg, &v) || v < 1024 || v > 1048576) {
+			sonde_err("invalid --stack-storage-size '%s' (1024-1048576)", arg);
+			return SONDE_EXIT_USAGE;
+		}
+		o->stack_storage = v;
 		return 0;
 	case OPT_TOP:
 		if (parse_u64(arg, &v) || v > INT_MAX) {
@@ -207,7 +217,8 @@ static void destroy_skel(struct offcpu_bpf **skel)
 
 int main(int argc, char **argv)
 {
-	static struct offcpu o = {.min_us = 1, .max_us = UINT64_MAX / 1000, .top = 20};
+	static struct offcpu o = {.min_us = 1, .max_us = UINT64_MAX / 1000, .top = 20,
+				    .stack_storage = SONDE_STACK_STORAGE_DEFAULT};
 	const struct sonde_tool tool = {
 		.name = "offcpu",
 		.summary = "Blocked (off-CPU) time by stack: where do threads wait, and how long?",
@@ -249,6 +260,11 @@ int main(int argc, char **argv)
 		return SONDE_EXIT_RUNTIME;
 	}
 	o.skel = skel;
+	if (sonde_stacks_set_storage(skel->obj, o.stack_storage)) {
+		sonde_err("cannot size the stack map");
+		sonde_args_free(&o.args);
+		return SONDE_EXIT_RUNTIME;
+	}
 	skel->rodata->min_block_ns = o.min_us * 1000;
 	skel->rodata->max_block_ns = o.max_us * 1000;
 	skel->rodata->state_classes = o.state_classes;

@@ -19,7 +19,7 @@
 #include "profile.h"
 #include "profile.skel.h"
 
-enum { OPT_CPU = SONDE_OPT_LONG, OPT_TOP };
+enum { OPT_CPU = SONDE_OPT_LONG, OPT_TOP, OPT_STORAGE };
 
 struct profile {
 	struct sonde_args args;
@@ -30,6 +30,7 @@ struct profile {
 	bool idle;
 	int cpu;
 	size_t top;
+	uint32_t stack_storage;
 	struct sonde_stack_printer printer;
 };
 
@@ -40,6 +41,8 @@ static const struct sonde_option options[] = {
 	{"include-idle", 'I', NULL, "also count the idle task (pid 0) of each CPU"},
 	{"cpu", OPT_CPU, "N", "sample only CPU N"},
 	{"top", OPT_TOP, "N", "table: print the N most frequent stacks (default 20, 0: all)"},
+	{"stack-storage-size", OPT_STORAGE, "N",
+	 "distinct stacks the kernel can hold (default 16384); raise it when stacks are lost"},
 	{0},
 };
 
@@ -80,6 +83,13 @@ static int parse_option(int key, const char *arg, void *ctx)
 			return SONDE_EXIT_USAGE;
 		}
 		p->cpu = v;
+		return 0;
+	case OPT_STORAGE:
+		if (parse_uint(arg, 1048576, &v) || v < 1024) {
+			sonde_err("invalid --stack-storage-size '%s' (1024-1048576)", arg);
+			return SONDE_EXIT_USAGE;
+		}
+		p->stack_storage = v;
 		return 0;
 	case OPT_TOP:
 		if (parse_uint(arg, INT_MAX, &v)) {
@@ -147,7 +157,8 @@ static void destroy_skel(struct profile_bpf **skel)
 
 int main(int argc, char **argv)
 {
-	static struct profile p = {.hz = PROFILE_DEFAULT_HZ, .cpu = -1, .top = 20};
+	static struct profile p = {.hz = PROFILE_DEFAULT_HZ, .cpu = -1, .top = 20,
+				     .stack_storage = SONDE_STACK_STORAGE_DEFAULT};
 	static const char *const extra_progs[] = {"profile_sample", NULL};
 	const struct sonde_tool tool = {
 		.name = "profile",
@@ -191,6 +202,11 @@ int main(int argc, char **argv)
 		return SONDE_EXIT_RUNTIME;
 	}
 	p.skel = skel;
+	if (sonde_stacks_set_storage(skel->obj, p.stack_storage)) {
+		sonde_err("cannot size the stack map");
+		sonde_args_free(&p.args);
+		return SONDE_EXIT_RUNTIME;
+	}
 	skel->rodata->user_stacks = !p.kernel_only;
 	skel->rodata->kernel_stacks = !p.user_only;
 	skel->rodata->include_idle = p.idle;

@@ -128,7 +128,7 @@ def test_thread_filters(sleeper):
 
 def test_table_and_json(sleeper):
     s = sleeper(4, 100)
-    tool = trace(s)
+    tool = trace(s, "--stack-storage-size", 4096)
     lines = tool.lines()
     assert lines[0].split() == ["TOTAL(us)", "COUNT", "PCT", "PID", "TID", "COMM", "STACK"]
     top = lines[1].split(None, 6)
@@ -162,7 +162,7 @@ def test_waker_stacks(sleeper):
 
 def test_usage_errors():
     for args in (["-m", "x"], ["-m", "10", "-M", "5"], ["--state", "Q"], ["-U", "-K"],
-                 ["-o", "pprof"]):
+                 ["-o", "pprof"], ["--stack-storage-size", "2000000"]):
         r = run("offcpu", *args, "1")
         assert r.returncode == 2, (args, r.stderr)
         assert r.stderr.count("\n") == 1 and not r.stdout, (args, r.stderr)

@@ -52,7 +52,7 @@ def share(rows, predicate):
 
 def test_user_call_chain_in_order(spinner):
     p = spinner("cpu")
-    tool = profile("-p", p.pid, "-o", "folded")
+    tool = profile("-p", p.pid, "-o", "folded", "--stack-storage-size", 65536)
     rows = folded(tool)
     assert all(f[0] == "stacks" for f, _ in rows), tool.stdout
     # Root first: the chain ends in the leaf, in call order.
@@ -127,7 +127,8 @@ def test_intervals_and_system_wide_without_idle(spinner):
 
 
 def test_usage_errors():
-    for args in (["-U", "-K"], ["-F", "0"], ["-F", "x"], ["--cpu", "-1"], ["-o", "pprof"]):
+    for args in (["-U", "-K"], ["-F", "0"], ["-F", "x"], ["--cpu", "-1"], ["-o", "pprof"],
+                 ["--stack-storage-size", "10"]):
         r = run("profile", *args, "1")
         assert r.returncode == 2, (args, r.stderr)
         assert r.stderr.count("\n") == 1 and not r.stdout, (args, r.stderr)

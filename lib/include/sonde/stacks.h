@@ -21,6 +21,14 @@ struct sonde_stack_entry {
 	struct sonde_stack_value value;
 };
 
+#define SONDE_STACK_STORAGE_DEFAULT 16384
+
+/* Sizes the stack map of an opened, not yet loaded object: distinct
+ * stacks it can hold; more room means fewer hash collisions (each costs
+ * a [lost stack]) at STACK_DEPTH * 8 bytes per entry. Returns 0 or
+ * -errno. */
+int sonde_stacks_set_storage(struct bpf_object *obj, uint32_t entries);
+
 /* Reads the totals map of obj, sorted by total, largest first. With
  * clear, the entries read are deleted (for per-interval output). Returns
  * 0 or -errno. */
