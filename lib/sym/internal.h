@@ -98,6 +98,14 @@ size_t sym_elf_build_id(Elf *elf, uint8_t *id, size_t max);
  * without DWARF for that address. */
 size_t sym_dwarf_frames(Dwarf *dwarf, uint64_t vaddr, struct sonde_frame *frames, size_t max);
 
+/* ---- modules of a process, for the unwinder (symbolizer.c) ---- */
+
+/* name: shown name; fd: the file opened as the process sees it (the
+ * callee owns it); bias: load address minus ELF virtual address. */
+typedef void (*sym_module_fn)(void *arg, const char *name, int fd, uint64_t bias);
+/* Calls fn once per ELF file mapped executable in pid. */
+bool sym_process_modules(struct sonde_symbolizer *sym, pid_t pid, sym_module_fn fn, void *arg);
+
 /* ---- JIT maps (perf_map.c) ---- */
 
 /* Loads a /tmp/perf-PID.map file into t, its names into names (which

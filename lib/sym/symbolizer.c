@@ -361,6 +361,31 @@ bool sonde_sym_user_prepare(struct sonde_symbolizer *sym, pid_t pid)
 	return true;
 }
 
+bool sym_process_modules(struct sonde_symbolizer *sym, pid_t pid, sym_module_fn fn, void *arg)
+{
+	struct process *p = process_get(sym, pid);
+
+	if (!p || !p->n_maps)
+		return false;
+	for (size_t i = 0; i < p->n_maps; i++) {
+		struct mapping *m = &p->maps[i];
+		bool seen = false;
+		uint64_t vaddr;
+		int fd;
+
+		if (!m->resolved)
+			resolve_mapping(sym, pid, m);
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = p->maps[j].elf == m->elf;
+		if (!m->elf || seen || !sym_elf_offset_to_vaddr(m->elf, m->pgoff, &vaddr))
+			continue;
+		fd = open_mapped_file(sym, pid, m);
+		if (fd >= 0)
+			fn(arg, m->name, fd, m->start - vaddr);
+	}
+	return true;
+}
+
 /* ---- user addresses ---- */
 
 static size_t elf_frames(struct sym_elf *e, uint64_t vaddr, bool return_address,
