@@ -30,6 +30,12 @@ static int by_total_desc(const void *a, const void *b)
 	return x->key.pid < y->key.pid ? -1 : x->key.pid > y->key.pid;
 }
 
+void sonde_stacks_sort(struct sonde_stack_entry *entries, size_t n)
+{
+	if (n)
+		qsort(entries, n, sizeof(*entries), by_total_desc);
+}
+
 int sonde_stacks_read(struct bpf_object *obj, bool clear,
 		      struct sonde_stack_entry **entries, size_t *n)
 {
@@ -66,8 +72,11 @@ int sonde_stacks_read(struct bpf_object *obj, bool clear,
 	/* Deleting while walking would restart the walk: delete after. */
 	for (size_t i = 0; clear && i < count; i++)
 		bpf_map_delete_elem(fd, &v[i].key);
-	if (count)
-		qsort(v, count, sizeof(*v), by_total_desc);
+	for (size_t i = 0; i < count; i++) {
+		v[i].user_ips = NULL;
+		v[i].n_user_ips = 0;
+	}
+	sonde_stacks_sort(v, count);
 	*entries = v;
 	*n = count;
 	return err;
@@ -132,13 +141,29 @@ static bool tracing_frame(const struct sonde_frame *f)
 }
 
 /* Appends one stack, leaf first; every address gives at least a frame. */
+static void add_ips(struct sonde_stack_printer *p, struct frame_list *l, __u32 pid,
+		    const uint64_t *ips, size_t n_ips, bool kernel)
+{
+	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
+	size_t start = l->n;
+
+	for (size_t i = 0; i < n_ips && ips[i]; i++) {
+		size_t n = kernel ? sonde_sym_kernel(p->sym, ips[i], frames, SONDE_SYM_MAX_FRAMES)
+				  : sonde_sym_user(p->sym, pid, ips[i], i > 0, frames,
+						   SONDE_SYM_MAX_FRAMES);
+
+		if (kernel && l->n == start && tracing_frame(&frames[0]))
+			continue;
+		for (size_t j = 0; j < n; j++)
+			push(l, &frames[j]);
+	}
+}
+
 static void add_stack(struct sonde_stack_printer *p, struct frame_list *l, __u32 pid,
 		      __s32 id, bool kernel)
 {
 	struct bpf_map *map = bpf_object__find_map_by_name(p->obj, "sonde_stacks");
-	__u64 ips[SONDE_STACK_DEPTH] = {0};
-	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
-	size_t start = l->n;
+	uint64_t ips[SONDE_STACK_DEPTH] = {0};
 
 	if (id == SONDE_STACK_NONE)
 		return;
@@ -150,16 +175,7 @@ static void add_stack(struct sonde_stack_printer *p, struct frame_list *l, __u32
 		push_marker(l, "[lost stack]", kernel);
 		return;
 	}
-	for (size_t i = 0; i < SONDE_STACK_DEPTH && ips[i]; i++) {
-		size_t n = kernel ? sonde_sym_kernel(p->sym, ips[i], frames, SONDE_SYM_MAX_FRAMES)
-				  : sonde_sym_user(p->sym, pid, ips[i], i > 0, frames,
-						   SONDE_SYM_MAX_FRAMES);
-
-		if (kernel && l->n == start && tracing_frame(&frames[0]))
-			continue;
-		for (size_t j = 0; j < n; j++)
-			push(l, &frames[j]);
-	}
+	add_ips(p, l, pid, ips, SONDE_STACK_DEPTH, kernel);
 }
 
 void sonde_folded_frame(const char *text, bool kernel, bool inlined, char *buf, size_t size)
@@ -464,7 +480,10 @@ int sonde_stacks_print(struct sonde_stack_printer *p, const struct sonde_stack_e
 
 		mine.n = other.n = 0;
 		add_stack(p, &mine, e->key.pid, e->key.kernel_stack_id, true);
-		add_stack(p, &mine, e->key.pid, e->key.user_stack_id, false);
+		if (e->user_ips)
+			add_ips(p, &mine, e->key.pid, e->user_ips, e->n_user_ips, false);
+		else
+			add_stack(p, &mine, e->key.pid, e->key.user_stack_id, false);
 		/* Without a waker (e.g. preempted), the entry has none to show. */
 		if (p->other && e->key.other_comm[0]) {
 			add_stack(p, &other, e->key.other_pid, e->key.other_kernel_stack_id, true);
@@ -517,4 +536,128 @@ int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_
 	if (size >= sizeof(*e))
 		sonde_sym_user_prepare(p->sym, e->pid);
 	return 0;
+}
+
+/* ---- aggregation in user space ---- */
+
+struct agg_slot {
+	bool used;
+	uint64_t hash;
+	struct sonde_stack_entry e;
+	uint64_t *ips;
+};
+
+struct sonde_stack_agg {
+	struct agg_slot *slots;
+	size_t cap;		/* a power of two */
+	size_t n;
+};
+
+static uint64_t agg_hash(const struct sonde_stack_key *key, const uint64_t *ips, size_t n)
+{
+	const unsigned char *bytes[2] = {(const void *)key, (const void *)ips};
+	size_t lens[2] = {sizeof(*key), n * sizeof(*ips)};
+	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
+
+	for (int part = 0; part < 2; part++)
+		for (size_t i = 0; i < lens[part]; i++)
+			h = (h ^ bytes[part][i]) * 0x100000001b3ull;
+	return h;
+}
+
+static struct agg_slot *agg_find(struct agg_slot *slots, size_t cap, uint64_t hash,
+				 const struct sonde_stack_key *key, const uint64_t *ips, size_t n)
+{
+	for (size_t i = hash & (cap - 1);; i = (i + 1) & (cap - 1)) {
+		struct agg_slot *s = &slots[i];
+
+		if (!s->used || (s->hash == hash && s->e.n_user_ips == n &&
+				 !memcmp(&s->e.key, key, sizeof(*key)) &&
+				 !memcmp(s->ips, ips, n * sizeof(*ips))))
+			return s;
+	}
+}
+
+static int agg_grow(struct sonde_stack_agg *a)
+{
+	size_t cap = a->cap ? a->cap * 2 : 1024;
+	struct agg_slot *slots = calloc(cap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->cap; i++) {
+		struct agg_slot *old = &a->slots[i];
+
+		if (old->used)
+			*agg_find(slots, cap, old->hash, &old->e.key, old->ips, old->e.n_user_ips) = *old;
+	}
+	free(a->slots);
+	a->slots = slots;
+	a->cap = cap;
+	return 0;
+}
+
+struct sonde_stack_agg *sonde_stack_agg_new(void)
+{
+	return calloc(1, sizeof(struct sonde_stack_agg));
+}
+
+int sonde_stack_agg_add(struct sonde_stack_agg *a, const struct sonde_stack_key *key,
+			const uint64_t *ips, size_t n_ips, uint64_t value)
+{
+	struct sonde_stack_key k = *key;
+	struct agg_slot *s;
+	uint64_t hash;
+
+	k.user_stack_id = SONDE_STACK_NONE;
+	if ((a->n + 1) * 2 > a->cap && agg_grow(a))
+		return -ENOMEM;
+	hash = agg_hash(&k, ips, n_ips);
+	s = agg_find(a->slots, a->cap, hash, &k, ips, n_ips);
+	if (!s->used) {
+		s->ips = malloc(n_ips ? n_ips * sizeof(*ips) : 1);
+		if (!s->ips)
+			return -ENOMEM;
+		memcpy(s->ips, ips, n_ips * sizeof(*ips));
+		s->used = true;
+		s->hash = hash;
+		s->e = (struct sonde_stack_entry){.key = k, .user_ips = s->ips, .n_user_ips = n_ips};
+		a->n++;
+	}
+	s->e.value.total += value;
+	s->e.value.count++;
+	return 0;
+}
+
+size_t sonde_stack_agg_count(const struct sonde_stack_agg *a)
+{
+	return a->n;
+}
+
+size_t sonde_stack_agg_entries(const struct sonde_stack_agg *a, struct sonde_stack_entry *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->cap; i++)
+		if (a->slots[i].used)
+			out[n++] = a->slots[i].e;
+	return n;
+}
+
+void sonde_stack_agg_clear(struct sonde_stack_agg *a)
+{
+	for (size_t i = 0; i < a->cap; i++)
+		if (a->slots[i].used)
+			free(a->slots[i].ips);
+	memset(a->slots, 0, a->cap * sizeof(*a->slots));
+	a->n = 0;
+}
+
+void sonde_stack_agg_free(struct sonde_stack_agg *a)
+{
+	if (!a)
+		return;
+	sonde_stack_agg_clear(a);
+	free(a->slots);
+	free(a);
 }

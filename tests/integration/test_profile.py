@@ -116,6 +116,18 @@ def test_without_frame_pointers_the_leaf_remains(spinner):
     assert share(rows, lambda f: f[-1] == "workload_spin") > 0.8, rows
 
 
+def test_dwarf_unwinding_without_frame_pointers(spinner):
+    """--unwind dwarf walks what frame pointers cannot: a build without
+    them, and glibc's read() wrapper (which keeps none)."""
+    p = spinner("cpu", "stacks_nofp")
+    rows = folded(profile("-p", p.pid, "-o", "folded", "-U", "--unwind", "dwarf"))
+    assert share(rows, lambda f: CHAIN + ";workload_spin" in ";".join(f)) > 0.8, rows
+    p = spinner("syscall")
+    rows = folded(profile("-p", p.pid, "-o", "folded", "--unwind", "dwarf"))
+    in_kernel = [(f, c) for f, c in rows if f[-1].endswith("_[k]")]
+    assert share(in_kernel, lambda f: CHAIN + ";workload_syscalls;" in ";".join(f)) > 0.8, rows
+
+
 def test_intervals_and_system_wide_without_idle(spinner):
     spinner("cpu")
     tool = Tool("profile", "-o", "json", "-i", "1", "-d", "2.5")
@@ -128,7 +140,7 @@ def test_intervals_and_system_wide_without_idle(spinner):
 
 def test_usage_errors():
     for args in (["-U", "-K"], ["-F", "0"], ["-F", "x"], ["--cpu", "-1"], ["-o", "pprof"],
-                 ["--stack-storage-size", "10"]):
+                 ["--stack-storage-size", "10"], ["--unwind", "lbr"]):
         r = run("profile", *args, "1")
         assert r.returncode == 2, (args, r.stderr)
         assert r.stderr.count("\n") == 1 and not r.stdout, (args, r.stderr)

@@ -19,6 +19,10 @@ struct sonde_symbolizer;
 struct sonde_stack_entry {
 	struct sonde_stack_key key;
 	struct sonde_stack_value value;
+	/* A user stack unwound in user space (DWARF) rather than one in the
+	 * stack map: leaf first. NULL for map entries. */
+	const uint64_t *user_ips;
+	size_t n_user_ips;
 };
 
 #define SONDE_STACK_STORAGE_DEFAULT 16384
@@ -34,6 +38,23 @@ int sonde_stacks_set_storage(struct bpf_object *obj, uint32_t entries);
  * 0 or -errno. */
 int sonde_stacks_read(struct bpf_object *obj, bool clear,
 		      struct sonde_stack_entry **entries, size_t *n);
+/* Largest total first. */
+void sonde_stacks_sort(struct sonde_stack_entry *entries, size_t n);
+
+/* Stacks aggregated in user space: for user stacks unwound there, which
+ * the kernel cannot key on. */
+struct sonde_stack_agg;
+struct sonde_stack_agg *sonde_stack_agg_new(void);
+/* Adds value to the entry of (key, ips); the key's user stack id is
+ * ignored. Returns 0 or -ENOMEM. */
+int sonde_stack_agg_add(struct sonde_stack_agg *a, const struct sonde_stack_key *key,
+			const uint64_t *ips, size_t n_ips, uint64_t value);
+/* The entries so far (valid until the next add, clear or free). */
+size_t sonde_stack_agg_count(const struct sonde_stack_agg *a);
+size_t sonde_stack_agg_entries(const struct sonde_stack_agg *a, struct sonde_stack_entry *out);
+void sonde_stack_agg_clear(struct sonde_stack_agg *a);
+void sonde_stack_agg_free(struct sonde_stack_agg *a);
+
 /* Frees the stacks that entries refer to from the stack map. */
 void sonde_stacks_release(struct bpf_object *obj, const struct sonde_stack_entry *entries, size_t n);
 
