@@ -127,8 +127,9 @@ def test_thread_filters(sleeper):
 
 
 def test_table_and_json(sleeper):
+    # -m: a preemption on the same path (same functions) would add a block.
     s = sleeper(4, 100)
-    tool = trace(s, "--stack-storage-size", 4096)
+    tool = trace(s, "--stack-storage-size", 4096, "-m", 50_000)
     lines = tool.lines()
     assert lines[0].split() == ["TOTAL(us)", "COUNT", "PCT", "PID", "TID", "COMM", "STACK"]
     top = lines[1].split(None, 6)
@@ -137,7 +138,7 @@ def test_table_and_json(sleeper):
     s.close()
 
     s = sleeper(4, 100)
-    events = trace(s, "-o", "json").events()
+    events = trace(s, "-o", "json", "-m", 50_000).events()
     mine = [e for e in events if any(f["function"] == "workload_sleep" for f in e["frames"])]
     assert mine and all(e["pid"] == s.pid and e["tid"] == s.pid for e in mine)
     assert sum(e["count"] for e in mine) == 4
