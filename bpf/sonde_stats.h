@@ -6,6 +6,7 @@
 enum sonde_stat {
 	SONDE_STAT_LOST_EVENTS,	/* ring buffer reservation failed */
 	SONDE_STAT_MAP_FULL,	/* a tracking map had no room for a new entry */
+	SONDE_STAT_STACK_LOST,	/* a stack did not fit the stack map (collision, full) */
 	SONDE_STAT_MAX,
 };
 

@@ -193,6 +193,14 @@ static int set_autoload(struct sonde_session *s)
 
 	bpf_object__for_each_program(prog, s->cfg->obj)
 		bpf_program__set_autoload(prog, false);
+	for (const char *const *extra = s->cfg->extra_progs; extra && *extra; extra++) {
+		prog = bpf_object__find_program_by_name(s->cfg->obj, *extra);
+		if (!prog) {
+			sonde_err("internal error: no BPF program %s", *extra);
+			return SONDE_EXIT_RUNTIME;
+		}
+		bpf_program__set_autoload(prog, true);
+	}
 	for (size_t p = 0; p < s->cfg->n_probes; p++) {
 		const struct sonde_probe_alt *alt = chosen_alt(s, p);
 		const char *slash;
@@ -306,18 +314,44 @@ uint64_t sonde_session_stat(const struct sonde_session *s, unsigned stat)
 	return sum;
 }
 
+/* Runs the kernel skipped because a BPF program was already running on
+ * that CPU (classic tracepoints share one such guard with map syscalls). */
+static uint64_t recursion_misses(struct sonde_session *s)
+{
+	struct bpf_program *prog;
+	uint64_t misses = 0;
+
+	bpf_object__for_each_program(prog, s->cfg->obj) {
+		struct bpf_prog_info info = {0};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			misses += info.recursion_misses;
+	}
+	return misses;
+}
+
 /* Returns true if anything was lost. */
 static bool report_losses(struct sonde_session *s)
 {
+	uint64_t skipped = recursion_misses(s);
 	uint64_t lost = sonde_session_stat(s, SONDE_STAT_LOST_EVENTS);
 	uint64_t full = sonde_session_stat(s, SONDE_STAT_MAP_FULL);
+	uint64_t stacks = sonde_session_stat(s, SONDE_STAT_STACK_LOST);
 
+	if (skipped)
+		sonde_err("missed %llu events: the kernel skipped the BPF program while another was running on that CPU",
+			  (unsigned long long)skipped);
 	if (lost)
 		sonde_err("lost %llu events: the ring buffer was full (user space fell behind)",
 			  (unsigned long long)lost);
 	if (full)
 		sonde_err("missed %llu items: a tracking map was full", (unsigned long long)full);
-	return lost || full;
+	if (stacks)
+		sonde_err("lost %llu stacks: the stack map was full or two stacks collided (shown as [lost stack])",
+			  (unsigned long long)stacks);
+	return skipped || lost || full || stacks;
 }
 
 /* ---- event loop ---- */

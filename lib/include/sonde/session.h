@@ -67,6 +67,9 @@ struct sonde_session_config {
 	/* Called after load, before the table's probes attach: tool-specific
 	 * attachments (perf events, uprobes) via sonde_session_add_link(). */
 	int (*attach_extra)(struct sonde_session *s, void *ctx);
+	/* Programs attach_extra attaches (e.g. perf_event ones): loaded
+	 * although no probe of the table chose them. NULL-terminated. */
+	const char *const *extra_progs;
 	void *ctx;
 	unsigned keep_caps;	/* SONDE_KEEP_* still needed after attach */
 };

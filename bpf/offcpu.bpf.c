@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+/* sonde-offcpu: time tasks spend blocked, by stack. When a task leaves the
+ * CPU its stacks and the time are remembered; when it runs again the time
+ * it was away is added to the totals of those stacks. With --waker, the
+ * stacks of whoever woke it are part of the key too. */
+#include "sonde_stacks.bpf.h"
+#include "offcpu.h"
+
+#define TASK_INTERRUPTIBLE 0x1
+#define TASK_UNINTERRUPTIBLE 0x2
+#define TASK_NOLOAD 0x400
+
+const volatile __u64 min_block_ns = 1000;
+const volatile __u64 max_block_ns = ~0ull;
+const volatile __u32 state_classes = 0;	/* 0: any */
+const volatile bool state_raw = false;	/* --state NUMBER: raw TASK_* bits */
+const volatile __u32 state_raw_mask = 0;
+const volatile __u32 threads = OFFCPU_ALL_THREADS;
+const volatile bool user_stacks = true;
+const volatile bool kernel_stacks = true;
+const volatile bool track_wakers = false;
+
+struct switched_out {
+	__u64 ts_ns;
+	__u32 pid;
+	__s32 user_stack_id;
+	__s32 kernel_stack_id;
+	char comm[16];
+};
+
+struct waker {
+	__u32 pid;
+	__s32 user_stack_id;
+	__s32 kernel_stack_id;
+	char comm[16];
+};
+
+/* LRU: a task that exits while switched out never comes back for its
+ * entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);	/* tid */
+	__type(value, struct switched_out);
+} blocked SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);	/* tid of the task woken */
+	__type(value, struct waker);
+} wakers SEC(".maps");
+
+static __always_inline __u32 state_class(bool preempt, __u32 state)
+{
+	if (preempt || state == 0)
+		return OFFCPU_STATE_R;
+	if (state & TASK_INTERRUPTIBLE)
+		return OFFCPU_STATE_S;
+	if (state & TASK_UNINTERRUPTIBLE)
+		return state & TASK_NOLOAD ? OFFCPU_STATE_I : OFFCPU_STATE_D;
+	return OFFCPU_STATE_OTHER;
+}
+
+static __always_inline bool state_wanted(bool preempt, __u32 state)
+{
+	if (state_raw)
+		return state_raw_mask ? (state & state_raw_mask) != 0 : state == 0;
+	return !state_classes || (state_class(preempt, state) & state_classes);
+}
+
+static __always_inline bool threads_wanted(struct task_struct *task)
+{
+	bool kthread = BPF_CORE_READ(task, flags) & SONDE_PF_KTHREAD;
+
+	if (threads == OFFCPU_USER_THREADS)
+		return !kthread;
+	if (threads == OFFCPU_KERNEL_THREADS)
+		return kthread;
+	return true;
+}
+
+/* prev is current: its stacks are the ones bpf_get_stackid sees. */
+static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool preempt,
+				       __u32 state, __u64 now)
+{
+	struct switched_out out = {.ts_ns = now};
+	__u32 tid = BPF_CORE_READ(prev, pid);
+
+	if (!tid || !state_wanted(preempt, state) || !threads_wanted(prev) ||
+	    !sonde_task_selected(prev))
+		return;
+	out.pid = BPF_CORE_READ(prev, tgid);
+	out.user_stack_id = user_stacks ? sonde_stack_id(ctx, true) : SONDE_STACK_NONE;
+	out.kernel_stack_id = kernel_stacks ? sonde_stack_id(ctx, false) : SONDE_STACK_NONE;
+	bpf_probe_read_kernel_str(out.comm, sizeof(out.comm), prev->comm);
+	if (bpf_map_update_elem(&blocked, &tid, &out, BPF_ANY))
+		sonde_stat_inc(SONDE_STAT_MAP_FULL);
+}
+
+static __always_inline void switch_in(__u32 tid, __u64 now)
+{
+	struct switched_out *out = bpf_map_lookup_elem(&blocked, &tid);
+	struct sonde_stack_key key = {};
+	struct waker *w;
+	__u64 delta;
+
+	if (!out)
+		return;
+	delta = now - out->ts_ns;
+	key.pid = out->pid;
+	key.tid = tid;
+	key.user_stack_id = out->user_stack_id;
+	key.kernel_stack_id = out->kernel_stack_id;
+	key.other_user_stack_id = SONDE_STACK_NONE;
+	key.other_kernel_stack_id = SONDE_STACK_NONE;
+	__builtin_memcpy(key.comm, out->comm, sizeof(key.comm));
+	bpf_map_delete_elem(&blocked, &tid);
+	if (track_wakers) {
+		w = bpf_map_lookup_elem(&wakers, &tid);
+		if (w) {
+			key.other_pid = w->pid;
+			key.other_user_stack_id = w->user_stack_id;
+			key.other_kernel_stack_id = w->kernel_stack_id;
+			__builtin_memcpy(key.other_comm, w->comm, sizeof(key.other_comm));
+			bpf_map_delete_elem(&wakers, &tid);
+		}
+	}
+	if (delta < min_block_ns || delta > max_block_ns)
+		return;
+	sonde_stack_add(&key, delta);
+}
+
+static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct *prev,
+				     __u32 next_tid)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	switch_out(ctx, prev, preempt, BPF_CORE_READ(prev, __state), now);
+	switch_in(next_tid, now);
+	return 0;
+}
+
+/* current wakes the task tid: remember who, only for tasks we track. */
+static __always_inline int on_waking(void *ctx, __u32 tid)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct waker w = {};
+
+	if (!bpf_map_lookup_elem(&blocked, &tid))
+		return 0;
+	w.pid = id >> 32;
+	w.user_stack_id = user_stacks && (__u32)id ? sonde_stack_id(ctx, true) : SONDE_STACK_NONE;
+	w.kernel_stack_id = kernel_stacks ? sonde_stack_id(ctx, false) : SONDE_STACK_NONE;
+	bpf_get_current_comm(w.comm, sizeof(w.comm));
+	if (bpf_map_update_elem(&wakers, &tid, &w, BPF_ANY))
+		sonde_stat_inc(SONDE_STAT_MAP_FULL);
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(ctx, preempt, prev, next->pid);
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(ctx, preempt, prev, BPF_CORE_READ(next, pid));
+}
+
+/* The classic tracepoint's record (format file layout); it has no task
+ * pointers, but the task switching out is still current. */
+struct sched_switch_record {
+	__u64 common;
+	char prev_comm[16];
+	__s32 prev_pid;
+	__s32 prev_prio;
+	long prev_state;
+	char next_comm[16];
+	__s32 next_pid;
+	__s32 next_prio;
+};
+
+SEC("tracepoint/sched/sched_switch")
+int switch_tp(struct sched_switch_record *ctx)
+{
+	return on_switch(ctx, false, (struct task_struct *)bpf_get_current_task(), ctx->next_pid);
+}
+
+SEC("tp_btf/sched_waking")
+int BPF_PROG(waking_btf, struct task_struct *p)
+{
+	return on_waking(ctx, p->pid);
+}
+
+SEC("raw_tp/sched_waking")
+int BPF_PROG(waking_raw, struct task_struct *p)
+{
+	return on_waking(ctx, BPF_CORE_READ(p, pid));
+}
+
+struct sched_waking_record {
+	__u64 common;
+	char comm[16];
+	__s32 pid;
+	__s32 prio;
+	__s32 target_cpu;
+};
+
+SEC("tracepoint/sched/sched_waking")
+int waking_tp(struct sched_waking_record *ctx)
+{
+	return on_waking(ctx, ctx->pid);
+}

@@ -1,0 +1,25 @@
+/* Switches and state classes of sonde-offcpu; its totals go to the maps
+ * of sonde_stacks.bpf.h. */
+#ifndef SONDE_OFFCPU_H
+#define SONDE_OFFCPU_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* What a task was doing when it left the CPU, from its state. */
+enum offcpu_state_class {
+	OFFCPU_STATE_R = 1 << 0,	/* still runnable: preempted */
+	OFFCPU_STATE_S = 1 << 1,	/* interruptible sleep */
+	OFFCPU_STATE_D = 1 << 2,	/* uninterruptible sleep (I/O, locks) */
+	OFFCPU_STATE_I = 1 << 3,	/* idle kernel thread wait (TASK_IDLE) */
+	OFFCPU_STATE_OTHER = 1 << 4,	/* stopped, traced, parked, dead */
+};
+
+enum offcpu_threads {
+	OFFCPU_ALL_THREADS,
+	OFFCPU_USER_THREADS,
+	OFFCPU_KERNEL_THREADS,
+};
+
+#endif

@@ -1,0 +1,93 @@
+/* BPF side of in-kernel stack aggregation: the stack map and the totals
+ * map, named so that lib/stacks.c finds them in any tool's object. */
+#ifndef SONDE_STACKS_BPF_H
+#define SONDE_STACKS_BPF_H
+
+#include "sonde_events.bpf.h"
+#include "../lib/include/sonde/stack_key.h"
+
+#define SONDE_EEXIST 17
+#define SONDE_EFAULT 14
+#define SONDE_PF_KTHREAD 0x00200000
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);	/* SONDE_STACK_STORAGE_DEFAULT; tools resize it */
+	__type(key, __u32);
+	__uint(value_size, SONDE_STACK_DEPTH * sizeof(__u64));
+} sonde_stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 40960);
+	__type(key, struct sonde_stack_key);
+	__type(value, struct sonde_stack_value);
+} sonde_stack_totals SEC(".maps");
+
+/* The stack of current, kernel or user; a lost one is counted. */
+static __always_inline __s32 sonde_stack_id(void *ctx, bool user)
+{
+	long id;
+
+	if (user) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+		if (BPF_CORE_READ(task, flags) & SONDE_PF_KTHREAD)
+			return SONDE_STACK_NONE;
+	}
+	id = bpf_get_stackid(ctx, &sonde_stacks, user ? BPF_F_USER_STACK : 0);
+	/* A sample taken in user mode has no kernel stack to walk. */
+	if (id == -SONDE_EFAULT && !user)
+		return SONDE_STACK_NONE;
+	if (id < 0 && id != -SONDE_EFAULT)
+		sonde_stat_inc(SONDE_STAT_STACK_LOST);
+	return id;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u8);
+} sonde_seen_pids SEC(".maps");
+
+/* Tells user space about a process the first time it is seen. */
+static __always_inline void sonde_stack_note_pid(__u32 pid)
+{
+	struct sonde_stack_new_process *e;
+	__u8 one = 1;
+
+	if (!pid || bpf_map_lookup_elem(&sonde_seen_pids, &pid))
+		return;
+	bpf_map_update_elem(&sonde_seen_pids, &pid, &one, BPF_ANY);
+	e = sonde_event_reserve(sizeof(*e));
+	if (!e)
+		return;
+	e->pid = pid;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Adds to the totals of key; a full map is counted. */
+static __always_inline void sonde_stack_add(const struct sonde_stack_key *key, __u64 value)
+{
+	sonde_stack_note_pid(key->pid);
+	sonde_stack_note_pid(key->other_pid);
+	struct sonde_stack_value *v = bpf_map_lookup_elem(&sonde_stack_totals, key);
+
+	if (!v) {
+		struct sonde_stack_value zero = {};
+		long err = bpf_map_update_elem(&sonde_stack_totals, key, &zero, BPF_NOEXIST);
+
+		if (err && err != -SONDE_EEXIST) {
+			sonde_stat_inc(SONDE_STAT_MAP_FULL);
+			return;
+		}
+		v = bpf_map_lookup_elem(&sonde_stack_totals, key);
+		if (!v)
+			return;
+	}
+	__sync_fetch_and_add(&v->total, value);
+	__sync_fetch_and_add(&v->count, 1);
+}
+
+#endif

@@ -1,0 +1,40 @@
+/* Stacks aggregated in the kernel: the key and value of the totals map,
+ * shared by the BPF side (bpf/sonde_stacks.bpf.h) and lib/stacks.c. */
+#ifndef SONDE_STACK_KEY_H
+#define SONDE_STACK_KEY_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define SONDE_STACK_DEPTH 127
+/* Stack ids: >= 0 in the stack map; this when the stack was not asked
+ * for or does not exist (a kernel thread has no user stack); any other
+ * negative value is the -errno bpf_get_stackid returned. */
+#define SONDE_STACK_NONE (-0x10000)
+
+struct sonde_stack_key {
+	__u32 pid;		/* tgid; 0 for the idle task */
+	__u32 tid;		/* 0 when the tool aggregates per process */
+	__s32 user_stack_id;
+	__s32 kernel_stack_id;
+	/* A second task's stacks (the waker, for off-CPU time). */
+	__u32 other_pid;
+	__s32 other_user_stack_id;
+	__s32 other_kernel_stack_id;
+	char comm[16];
+	char other_comm[16];
+};
+
+/* Sent on the events ring buffer the first time a process shows up, so
+ * user space reads its mappings while it is alive. */
+struct sonde_stack_new_process {
+	__u32 pid;
+};
+
+struct sonde_stack_value {
+	__u64 total;		/* samples, or nanoseconds */
+	__u64 count;		/* how many times it was added to */
+};
+
+#endif

@@ -1,0 +1,94 @@
+/* Reading and printing stacks aggregated in the kernel (the maps of
+ * bpf/sonde_stacks.bpf.h): as a table of top stacks, as folded lines for
+ * flame graphs, or as JSON Lines with every frame. */
+#ifndef SONDE_STACKS_H
+#define SONDE_STACKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sonde/cli.h"
+#include "sonde/out.h"
+#include "sonde/stack_key.h"
+
+struct bpf_object;
+struct sonde_symbolizer;
+
+struct sonde_stack_entry {
+	struct sonde_stack_key key;
+	struct sonde_stack_value value;
+	/* A user stack unwound in user space (DWARF) rather than one in the
+	 * stack map: leaf first. NULL for map entries. */
+	const uint64_t *user_ips;
+	size_t n_user_ips;
+};
+
+#define SONDE_STACK_STORAGE_DEFAULT 16384
+
+/* Sizes the stack map of an opened, not yet loaded object: distinct
+ * stacks it can hold; more room means fewer hash collisions (each costs
+ * a [lost stack]) at STACK_DEPTH * 8 bytes per entry. Returns 0 or
+ * -errno. */
+int sonde_stacks_set_storage(struct bpf_object *obj, uint32_t entries);
+
+/* Reads the totals map of obj, sorted by total, largest first. With
+ * clear, the entries read are deleted (for per-interval output). Returns
+ * 0 or -errno. */
+int sonde_stacks_read(struct bpf_object *obj, bool clear,
+		      struct sonde_stack_entry **entries, size_t *n);
+/* Largest total first. */
+void sonde_stacks_sort(struct sonde_stack_entry *entries, size_t n);
+
+/* Stacks aggregated in user space: for user stacks unwound there, which
+ * the kernel cannot key on. */
+struct sonde_stack_agg;
+struct sonde_stack_agg *sonde_stack_agg_new(void);
+/* Adds value to the entry of (key, ips); the key's user stack id is
+ * ignored. Returns 0 or -ENOMEM. */
+int sonde_stack_agg_add(struct sonde_stack_agg *a, const struct sonde_stack_key *key,
+			const uint64_t *ips, size_t n_ips, uint64_t value);
+/* The entries so far (valid until the next add, clear or free). */
+size_t sonde_stack_agg_count(const struct sonde_stack_agg *a);
+size_t sonde_stack_agg_entries(const struct sonde_stack_agg *a, struct sonde_stack_entry *out);
+void sonde_stack_agg_clear(struct sonde_stack_agg *a);
+void sonde_stack_agg_free(struct sonde_stack_agg *a);
+
+/* Frees the stacks that entries refer to from the stack map. */
+void sonde_stacks_release(struct bpf_object *obj, const struct sonde_stack_entry *entries, size_t n);
+
+enum sonde_stack_unit {
+	SONDE_STACK_SAMPLES,	/* totals count samples */
+	SONDE_STACK_NS,		/* totals are nanoseconds (shown as µs) */
+};
+
+struct sonde_stack_printer {
+	struct bpf_object *obj;
+	struct sonde_symbolizer *sym;
+	enum sonde_format format;	/* table, folded or json */
+	enum sonde_stack_unit unit;
+	size_t top;			/* table rows; 0: all */
+	bool show_tid;
+	const char *other;		/* "waker" when the second stacks are used */
+	FILE *out;
+	struct sonde_table table;
+	struct sonde_json json;
+};
+
+/* Prints entries. Returns 0, or -1 once the output is closed. */
+int sonde_stacks_print(struct sonde_stack_printer *p, const struct sonde_stack_entry *entries,
+		       size_t n);
+void sonde_stack_printer_free(struct sonde_stack_printer *p);
+
+/* What a stack tool's on_event does with the events its BPF side sends:
+ * a process seen for the first time has its mappings and files read
+ * while it is alive, so that its stacks still resolve if it exits before
+ * the end. Returns 0. */
+int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_t size);
+
+/* One folded frame: ';' and control characters neutralised, kernel
+ * frames suffixed _[k] and inlined ones _[i] (flamegraph.pl colours). */
+void sonde_folded_frame(const char *text, bool kernel, bool inlined, char *buf, size_t size);
+
+#endif

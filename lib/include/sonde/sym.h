@@ -1,0 +1,81 @@
+/* Symbolization: kernel and user addresses to function names, modules,
+ * source lines and inline frames.
+ *
+ * Kernel addresses resolve through /proc/kallsyms (loaded once). User
+ * addresses resolve through the process's own view of its files
+ * (/proc/PID/root, /proc/PID/map_files for deleted or replaced ones), so
+ * containers and upgraded binaries work; symbol tables are shared between
+ * processes mapping the same file. Separate debug files are found by
+ * build-id and .gnu_debuglink; DWARF, when present, adds file:line and a
+ * frame per inlined function. JIT code resolves through /tmp/perf-PID.map.
+ *
+ * Lookups never fail: an address nothing knows still yields one frame
+ * whose function is NULL and whose module and offset say where it was. */
+#ifndef SONDE_SYM_H
+#define SONDE_SYM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sonde_symbolizer;
+
+struct sonde_frame {
+	const char *function;	/* NULL when unknown */
+	uint64_t offset;	/* from the function's start (not for inlined frames) */
+	const char *module;	/* "libc.so.6", "[kernel]", "nf_tables", "[anon]"; NULL if none */
+	uint64_t module_offset;	/* address inside the module (ELF virtual address) */
+	const char *file;	/* source file, NULL without DWARF */
+	unsigned line;
+	bool inlined;		/* inlined into the frame that follows */
+	bool kernel;
+};
+
+/* Frames one address can expand to: the inlined functions, innermost
+ * first, then the function that contains them. */
+#define SONDE_SYM_MAX_FRAMES 8
+
+/* Strings in frames stay valid until the symbolizer is freed. */
+struct sonde_symbolizer *sonde_symbolizer_new(void);
+void sonde_symbolizer_free(struct sonde_symbolizer *sym);
+
+/* Where /proc is read from ("/proc" by default); for tests. */
+void sonde_symbolizer_set_proc(struct sonde_symbolizer *sym, const char *proc_root);
+
+/* Reads the kernel's symbols now; later lookups load them on first use.
+ * /proc/kallsyms shows addresses only to a reader with CAP_SYSLOG when it
+ * is opened, so a tool calls this before dropping capabilities. Returns
+ * false when they are hidden or unreadable (frames are then unknown). */
+bool sonde_sym_kernel_load(struct sonde_symbolizer *sym);
+
+/* Fills up to max frames (max >= 1) for a kernel address; returns how
+ * many. Kernel frames carry no inline expansion. */
+size_t sonde_sym_kernel(struct sonde_symbolizer *sym, uint64_t addr,
+			struct sonde_frame *frames, size_t max);
+
+/* The same for an address in process pid. return_address: the address
+ * was taken from a stack (a caller's frame), so it points after the call;
+ * source lines and inline frames are looked up for the call itself. */
+size_t sonde_sym_user(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr,
+		      bool return_address, struct sonde_frame *frames, size_t max);
+
+/* Reads the mappings of a process and opens its files now, so that its
+ * addresses still resolve after it has exited (a -p target). Returns
+ * false when its mappings cannot be read. */
+bool sonde_sym_user_prepare(struct sonde_symbolizer *sym, pid_t pid);
+
+/* Drops what is cached about a process (e.g. it exited). */
+void sonde_sym_forget(struct sonde_symbolizer *sym, pid_t pid);
+
+enum sonde_frame_format_flags {
+	SONDE_FRAME_OFFSET = 1 << 0,	/* "func+0x1a" rather than "func" */
+	SONDE_FRAME_LINE = 1 << 1,	/* append " (file.c:12)" when known */
+};
+
+/* "func", "func+0x1a" or, when the function is unknown, always
+ * "[unknown] (libfoo.so+0x1234)". Returns the length the whole text
+ * needs, like snprintf. */
+int sonde_frame_format(const struct sonde_frame *f, unsigned flags, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,34 @@
+/* Unwinding a user stack with DWARF call frame information (.eh_frame,
+ * .debug_frame) through libdwfl, from the registers and a copy of the
+ * stack taken at a sample: for code built without frame pointers. */
+#ifndef SONDE_UNWIND_H
+#define SONDE_UNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sonde_symbolizer;
+struct sonde_unwinder;
+
+/* Where the unwind starts: instruction pointer, stack pointer and frame
+ * pointer (rip, rsp, rbp on x86-64). */
+struct sonde_user_regs {
+	uint64_t ip;
+	uint64_t sp;
+	uint64_t bp;
+};
+
+/* The process mappings come from sym (its view through /proc/PID/root). */
+struct sonde_unwinder *sonde_unwinder_new(struct sonde_symbolizer *sym);
+void sonde_unwinder_free(struct sonde_unwinder *u);
+
+/* Unwinds thread tid of process pid; stack holds stack_len bytes copied
+ * from regs->sp upwards. Fills ips leaf first (ips[0] is regs->ip; the
+ * others are return addresses) and returns how many: at least 1 when
+ * max > 0, however little the CFI and the copy allow. */
+size_t sonde_unwind_user(struct sonde_unwinder *u, pid_t pid, pid_t tid,
+			 const struct sonde_user_regs *regs, const void *stack, size_t stack_len,
+			 uint64_t *ips, size_t max);
+
+#endif

@@ -1,0 +1,202 @@
+/* DWARF unwinding of copied user stacks with libdwfl. One Dwfl per
+ * process holds its modules, reported from the symbolizer's view of its
+ * mappings (files opened through the process's root); each unwind
+ * presents the sample's registers and stack copy as the thread's state. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <elfutils/libdwfl.h>
+
+#include "internal.h"
+#include "sonde/unwind.h"
+
+#define PROC_SLOTS 128
+
+#if defined(__x86_64__)
+#define DWARF_FP 6	/* rbp */
+#define DWARF_SP 7	/* rsp */
+#elif defined(__aarch64__)
+#define DWARF_FP 29	/* x29 */
+#define DWARF_SP 31	/* sp */
+#endif
+
+struct sample {
+	pid_t tid;
+	const struct sonde_user_regs *regs;
+	const unsigned char *stack;
+	size_t len;
+	uint64_t *ips;
+	size_t max;
+	size_t n;
+	bool thread_given;
+};
+
+struct proc_dwfl {
+	pid_t pid;
+	Dwfl *dwfl;		/* NULL: could not be set up */
+	struct sample *current;
+};
+
+struct sonde_unwinder {
+	struct sonde_symbolizer *sym;
+	struct proc_dwfl procs[PROC_SLOTS];
+	size_t used;
+};
+
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+};
+
+/* ---- the thread state libdwfl unwinds: one sample ---- */
+
+static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_arg)
+{
+	struct proc_dwfl *p = arg;
+
+	(void)dwfl;
+	if (p->current->thread_given)
+		return 0;
+	p->current->thread_given = true;
+	*thread_arg = p->current;
+	return p->current->tid;
+}
+
+static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_arg)
+{
+	struct proc_dwfl *p = arg;
+
+	(void)dwfl;
+	*thread_arg = p->current;
+	return tid == p->current->tid;
+}
+
+/* Only the copied stack is readable: that is all the sample holds. */
+static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+	struct sample *s = ((struct proc_dwfl *)arg)->current;
+	uint64_t sp = s->regs->sp;
+
+	(void)dwfl;
+	if (addr < sp || addr - sp > s->len || s->len - (addr - sp) < sizeof(*result))
+		return false;
+	memcpy(result, s->stack + (addr - sp), sizeof(*result));
+	return true;
+}
+
+static bool set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
+{
+	struct sample *s = thread_arg;
+	Dwarf_Word fp = s->regs->bp, sp = s->regs->sp;
+
+	dwfl_thread_state_register_pc(thread, s->regs->ip);
+	return dwfl_thread_state_registers(thread, DWARF_FP, 1, &fp) &&
+	       dwfl_thread_state_registers(thread, DWARF_SP, 1, &sp);
+}
+
+static const Dwfl_Thread_Callbacks thread_callbacks = {
+	.next_thread = next_thread,
+	.get_thread = get_thread,
+	.memory_read = memory_read,
+	.set_initial_registers = set_initial_registers,
+};
+
+/* ---- per-process Dwfl ---- */
+
+static void report_module(void *arg, const char *name, int fd, uint64_t bias)
+{
+	Dwfl *dwfl = arg;
+
+	/* libdwfl owns fd from here on, also on failure. */
+	dwfl_report_elf(dwfl, name, name, fd, bias, false);
+}
+
+static Dwfl *process_dwfl(struct sonde_unwinder *u, struct proc_dwfl *p, pid_t pid)
+{
+	Dwfl *dwfl = dwfl_begin(&dwfl_callbacks);
+
+	p->pid = pid;
+	p->dwfl = NULL;
+	if (!dwfl)
+		return NULL;
+	dwfl_report_begin(dwfl);
+	if (!sym_process_modules(u->sym, pid, report_module, dwfl) ||
+	    dwfl_report_end(dwfl, NULL, NULL) ||
+	    !dwfl_attach_state(dwfl, NULL, pid, &thread_callbacks, p)) {
+		dwfl_end(dwfl);
+		return NULL;
+	}
+	return p->dwfl = dwfl;
+}
+
+static struct proc_dwfl *proc_get(struct sonde_unwinder *u, pid_t pid)
+{
+	for (size_t i = 0; i < u->used; i++)
+		if (u->procs[i].pid == pid)
+			return &u->procs[i];
+	/* Full: start over rather than track which process was used last. */
+	if (u->used == PROC_SLOTS) {
+		for (size_t i = 0; i < u->used; i++)
+			if (u->procs[i].dwfl)
+				dwfl_end(u->procs[i].dwfl);
+		u->used = 0;
+	}
+	process_dwfl(u, &u->procs[u->used], pid);
+	return &u->procs[u->used++];
+}
+
+struct sonde_unwinder *sonde_unwinder_new(struct sonde_symbolizer *sym)
+{
+	struct sonde_unwinder *u = calloc(1, sizeof(*u));
+
+	if (u)
+		u->sym = sym;
+	return u;
+}
+
+void sonde_unwinder_free(struct sonde_unwinder *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->used; i++)
+		if (u->procs[i].dwfl)
+			dwfl_end(u->procs[i].dwfl);
+	free(u);
+}
+
+static int on_frame(Dwfl_Frame *frame, void *arg)
+{
+	struct sample *s = arg;
+	Dwarf_Addr pc;
+
+	if (!dwfl_frame_pc(frame, &pc, NULL) || s->n >= s->max)
+		return DWARF_CB_ABORT;
+	/* The first frame is the sampled instruction, already recorded. */
+	if (s->n == 1 && pc == s->ips[0])
+		return DWARF_CB_OK;
+	s->ips[s->n++] = pc;
+	return s->n < s->max ? DWARF_CB_OK : DWARF_CB_ABORT;
+}
+
+size_t sonde_unwind_user(struct sonde_unwinder *u, pid_t pid, pid_t tid,
+			 const struct sonde_user_regs *regs, const void *stack, size_t stack_len,
+			 uint64_t *ips, size_t max)
+{
+	struct sample s = {.tid = tid, .regs = regs, .stack = stack, .len = stack_len,
+			   .ips = ips, .max = max};
+	struct proc_dwfl *p;
+
+	if (!max)
+		return 0;
+	ips[s.n++] = regs->ip;
+	p = proc_get(u, pid);
+	if (!p->dwfl)
+		return s.n;
+	p->current = &s;
+	/* Errors end the walk where it stands: what was found is kept. */
+	dwfl_getthread_frames(p->dwfl, tid, on_frame, &s);
+	p->current = NULL;
+	return s.n;
+}

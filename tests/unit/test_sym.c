@@ -1,0 +1,417 @@
+/* lib/sym against fixture libraries built with known functions: names,
+ * offsets, inline frames and lines, a stripped copy resolved through its
+ * debug file, a deleted file, JIT maps, kallsyms, unknown addresses. */
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <elfutils/libdwelf.h>
+#include <libelf.h>
+#include <sonde/sym.h>
+
+#include "check.h"
+#include "symfix.h"
+
+static struct sonde_symbolizer *sym;
+
+static const struct symfix_info *load_fixture(const char *path, void **handle)
+{
+	const struct symfix_info *(*run)(void);
+
+	*handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!*handle) {
+		fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+		return NULL;
+	}
+	run = (const struct symfix_info *(*)(void))dlsym(*handle, "symfix_run");
+	/* Mapped after the symbolizer last read our maps. */
+	sonde_sym_forget(sym, getpid());
+	return run ? run() : NULL;
+}
+
+static const char *format(const struct sonde_frame *f, unsigned flags)
+{
+	static char buf[512];
+
+	sonde_frame_format(f, flags, buf, sizeof(buf));
+	return buf;
+}
+
+/* The same truth, whichever copy of the library (and so wherever its
+ * symbols and DWARF came from). */
+static void check_fixture(const struct symfix_info *info, const char *module)
+{
+	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
+	char expected[64];
+	size_t n;
+
+	n = sonde_sym_user(sym, getpid(), (uintptr_t)info->hidden, false, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK(n >= 1);
+	CHECK_STR(frames[n - 1].function, "symfix_hidden");
+	CHECK_U64(frames[n - 1].offset, 0);
+	CHECK_STR(frames[n - 1].module, module);
+
+	n = sonde_sym_user(sym, getpid(), (uintptr_t)info->outer + 1, false, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK(n >= 1);
+	CHECK_STR(format(&frames[n - 1], SONDE_FRAME_OFFSET), "symfix_outer+0x1");
+
+	/* The call sits in symfix_inlined, inlined into symfix_outer: two
+	 * frames for one address, innermost first, each with its line. */
+	n = sonde_sym_user(sym, getpid(), (uintptr_t)info->return_address, true, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK_U64(n, 2);
+	if (n != 2)
+		return;
+	CHECK_STR(frames[0].function, "symfix_inlined");
+	CHECK(frames[0].inlined);
+	CHECK_U64(frames[0].line, info->call_line);
+	CHECK(frames[0].file && strstr(frames[0].file, "symfix.c"));
+	CHECK_STR(frames[1].function, "symfix_outer");
+	CHECK(!frames[1].inlined);
+	CHECK(frames[1].line > 0 && frames[1].line < info->call_line + 20);
+	CHECK_STR(frames[1].module, module);
+	CHECK_U64(frames[1].offset, (uintptr_t)info->return_address - (uintptr_t)info->outer);
+	snprintf(expected, sizeof(expected), "symfix_inlined (symfix.c:%u)", info->call_line);
+	CHECK_STR(format(&frames[0], SONDE_FRAME_OFFSET | SONDE_FRAME_LINE), expected);
+}
+
+static void with_symbols_and_dwarf(void)
+{
+	void *h;
+	const struct symfix_info *info = load_fixture(SYMFIX_DIR "/libsymfix.so", &h);
+
+	CHECK(info);
+	if (info)
+		check_fixture(info, "libsymfix.so");
+}
+
+static void stripped_with_debuglink(void)
+{
+	void *h;
+	const struct symfix_info *info = load_fixture(SYMFIX_DIR "/libsymfix-stripped.so", &h);
+
+	CHECK(info);
+	if (info)
+		check_fixture(info, "libsymfix-stripped.so");
+}
+
+/* A library deleted after it was mapped (an upgrade): read through
+ * /proc/PID/map_files, which needs privileges. */
+static void deleted_file(void)
+{
+	char path[] = "/tmp/sonde-symfix-XXXXXX";
+	int in = open(SYMFIX_DIR "/libsymfix.so", O_RDONLY), out = mkstemp(path);
+	const struct symfix_info *info;
+	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
+	char buf[65536];
+	ssize_t len;
+	void *h;
+	size_t n;
+
+	CHECK(in >= 0 && out >= 0);
+	while ((len = read(in, buf, sizeof(buf))) > 0)
+		CHECK(write(out, buf, len) == len);
+	close(in);
+	close(out);
+	info = load_fixture(path, &h);
+	unlink(path);
+	CHECK(info);
+	if (!info)
+		return;
+	n = sonde_sym_user(sym, getpid(), (uintptr_t)info->hidden, false, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK(n >= 1);
+	CHECK_STR(frames[n - 1].module, strrchr(path, '/') + 1);
+	if (geteuid() == 0)
+		CHECK_STR(frames[n - 1].function, "symfix_hidden");
+	else	/* no map_files access: still a module and an offset */
+		CHECK(!strncmp(format(&frames[n - 1], 0), "[unknown] (sonde-symfix-", 24));
+}
+
+static int in_executable(int x)
+{
+	return x + 1;
+}
+
+/* The test program itself is a PIE: addresses translate through its
+ * load address. */
+static void own_executable(void)
+{
+	int (*volatile f)(int) = in_executable;
+	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
+	size_t n = sonde_sym_user(sym, getpid(), (uintptr_t)f + 2, false, frames, SONDE_SYM_MAX_FRAMES);
+
+	CHECK(n >= 1);
+	CHECK_STR(format(&frames[n - 1], SONDE_FRAME_OFFSET), "in_executable+0x2");
+	CHECK_STR(frames[n - 1].module, "test_sym");
+	CHECK(f(1) == 2);
+}
+
+/* Code nothing describes: never dropped, named by module and offset. */
+static void unknown_code(void)
+{
+	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
+	char *page = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t n;
+
+	CHECK(page != MAP_FAILED);
+	sonde_sym_forget(sym, getpid());
+	n = sonde_sym_user(sym, getpid(), (uintptr_t)page + 0x10, false, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK_U64(n, 1);
+	CHECK(!frames[0].function);
+	CHECK_STR(format(&frames[0], SONDE_FRAME_OFFSET), "[unknown] ([anon]+0x10)");
+	/* Outside every mapping: no module at all, the raw address. */
+	n = sonde_sym_user(sym, getpid(), 0x10, false, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK_U64(n, 1);
+	CHECK_STR(format(&frames[0], 0), "[unknown] (?+0x10)");
+	munmap(page, 4096);
+}
+
+/* A JIT's /tmp/perf-PID.map names anonymous executable code. */
+static void jit_perf_map(void)
+{
+	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
+	char *page = mmap(NULL, 8192, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char path[64];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+	f = fopen(path, "w");
+	CHECK(f && page != MAP_FAILED);
+	if (!f)
+		return;
+	fprintf(f, "%lx 40 LazyCompile:~handler app.js:12\n", (unsigned long)(uintptr_t)page + 0x100);
+	fprintf(f, "%lx 20 Builtin:Add\n", (unsigned long)(uintptr_t)page + 0x1000);
+	fclose(f);
+	sonde_sym_forget(sym, getpid());
+	n = sonde_sym_user(sym, getpid(), (uintptr_t)page + 0x108, false, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK_U64(n, 1);
+	CHECK_STR(format(&frames[0], SONDE_FRAME_OFFSET), "LazyCompile:~handler app.js:12+0x8");
+	/* Names outlive what the symbolizer forgets about the process. */
+	sonde_sym_forget(sym, getpid());
+	CHECK_STR(frames[0].function, "LazyCompile:~handler app.js:12");
+	n = sonde_sym_user(sym, getpid(), (uintptr_t)page + 0x1020, false, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK(!frames[0].function);	/* past Builtin:Add's 0x20 bytes */
+	unlink(path);
+	munmap(page, 8192);
+}
+
+static bool copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char buf[65536];
+	ssize_t len;
+	bool ok = in >= 0 && out >= 0;
+
+	while (ok && (len = read(in, buf, sizeof(buf))) > 0)
+		ok = write(out, buf, len) == len;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return ok;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static size_t build_id_hex(const char *path, char *hex, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	Elf *elf;
+	const unsigned char *id;
+	ssize_t len = -1;
+
+	elf_version(EV_CURRENT);
+	elf = fd >= 0 ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
+	if (elf)
+		len = dwelf_elf_gnu_build_id(elf, (const void **)&id);
+	for (ssize_t i = 0; i < len && (size_t)(2 * i + 2) < size; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return len > 0 ? len : 0;
+}
+
+/* A process in a container: /lib/libsymfix.so exists only under its
+ * root, stripped and without a debuglink; its debug file sits in the
+ * container's /usr/lib/debug/.build-id. A fake /proc describes it. */
+static void container_root_and_build_id(void)
+{
+	const struct symfix_info *info;
+	struct sonde_symbolizer *c;
+	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
+	char dir[] = "/tmp/sonde-symroot-XXXXXX", path[512], id[128], target[512];
+	const uint64_t start = 0x7f0000000000ull;
+	struct stat st;
+	Dl_info dl;
+	void *h;
+	size_t n;
+	FILE *f;
+
+	info = load_fixture(SYMFIX_DIR "/libsymfix.so", &h);
+	CHECK(info && dladdr(info->hidden, &dl) && mkdtemp(dir));
+	CHECK(build_id_hex(SYMFIX_DIR "/libsymfix-nolink.so", id, sizeof(id)) > 1);
+	if (!info || !dl.dli_fbase || !id[0])
+		return;
+	const char *const dirs[] = {"proc", "proc/4242", "root", "root/lib", "root/usr",
+				    "root/usr/lib", "root/usr/lib/debug",
+				    "root/usr/lib/debug/.build-id"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, dirs[i]);
+		mkdir(path, 0755);
+	}
+	snprintf(path, sizeof(path), "%s/root/usr/lib/debug/.build-id/%.2s", dir, id);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/root/usr/lib/debug/.build-id/%.2s/%s.debug", dir, id, id + 2);
+	CHECK(copy_file(SYMFIX_DIR "/libsymfix-stripped.so.debug", path));
+	snprintf(path, sizeof(path), "%s/root/lib/libsymfix.so", dir);
+	CHECK(copy_file(SYMFIX_DIR "/libsymfix-nolink.so", path) && !stat(path, &st));
+	snprintf(target, sizeof(target), "%s/root", dir);
+	snprintf(path, sizeof(path), "%s/proc/4242/root", dir);
+	CHECK(!symlink(target, path));
+	snprintf(path, sizeof(path), "%s/proc/4242/maps", dir);
+	f = fopen(path, "w");
+	CHECK(f);
+	if (f) {
+		/* Mapped from offset 0: in the text segment offsets are addresses. */
+		fprintf(f, "%llx-%llx r-xp 00000000 00:00 %lu /lib/libsymfix.so\n",
+			(unsigned long long)start, (unsigned long long)start + 0x100000,
+			(unsigned long)st.st_ino);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/proc", dir);
+	c = sonde_symbolizer_new();
+	sonde_symbolizer_set_proc(c, path);
+	n = sonde_sym_user(c, 4242, start + ((uintptr_t)info->hidden - (uintptr_t)dl.dli_fbase),
+			   false, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK(n >= 1);
+	CHECK_STR(frames[n - 1].function, "symfix_hidden");
+	CHECK_STR(frames[n - 1].module, "libsymfix.so");
+	n = sonde_sym_user(c, 4242, start + ((uintptr_t)info->return_address - (uintptr_t)dl.dli_fbase),
+			   true, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK_U64(n, 2);
+	CHECK_STR(frames[0].function, "symfix_inlined");
+	CHECK_STR(frames[n - 1].function, "symfix_outer");
+	sonde_symbolizer_free(c);
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *write_proc_fixture(const char *kallsyms)
+{
+	static char dir[64];
+	char path[128];
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "/tmp/sonde-symproc-XXXXXX");
+	if (!mkdtemp(dir))
+		return NULL;
+	snprintf(path, sizeof(path), "%s/kallsyms", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return NULL;
+	fputs(kallsyms, f);
+	fclose(f);
+	return dir;
+}
+
+static void remove_proc_fixture(const char *dir)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/kallsyms", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void kernel_symbols(void)
+{
+	const char *dir = write_proc_fixture(
+		"ffffffff81000000 T _stext\n"
+		"ffffffff81000100 t do_one_initcall\n"
+		"ffffffff81000200 D some_data\n"
+		"ffffffff81000300 T schedule\n"
+		"ffffffffc0001000 t nft_do_chain\t[nf_tables]\n"
+		"ffffffffc0001080 t nft_lookup\t[nf_tables]\n");
+	struct sonde_symbolizer *k = sonde_symbolizer_new();
+	struct sonde_frame f;
+
+	CHECK(dir && k);
+	if (!dir || !k)
+		return;
+	sonde_symbolizer_set_proc(k, dir);
+	CHECK_U64(sonde_sym_kernel(k, 0xffffffff81000123ull, &f, 1), 1);
+	CHECK_STR(format(&f, SONDE_FRAME_OFFSET), "do_one_initcall+0x23");
+	CHECK_STR(f.module, "[kernel]");
+	CHECK(f.kernel);
+	/* Data symbols are not functions: schedule's range is not cut. */
+	sonde_sym_kernel(k, 0xffffffff81000250ull, &f, 1);
+	CHECK_STR(format(&f, SONDE_FRAME_OFFSET), "do_one_initcall+0x150");
+	sonde_sym_kernel(k, 0xffffffffc0001090ull, &f, 1);
+	CHECK_STR(format(&f, SONDE_FRAME_OFFSET), "nft_lookup+0x10");
+	CHECK_STR(f.module, "nf_tables");
+	sonde_sym_kernel(k, 0x1000, &f, 1);
+	CHECK_STR(format(&f, 0), "[unknown] ([kernel]+0x1000)");
+	sonde_symbolizer_free(k);
+	remove_proc_fixture(dir);
+}
+
+/* kptr_restrict hides addresses: every frame is unknown, none dropped. */
+static void kernel_symbols_hidden(void)
+{
+	const char *dir = write_proc_fixture("0000000000000000 T _stext\n0000000000000000 T schedule\n");
+	struct sonde_symbolizer *k = sonde_symbolizer_new();
+	struct sonde_frame f;
+
+	CHECK(dir && k);
+	if (!dir || !k)
+		return;
+	sonde_symbolizer_set_proc(k, dir);
+	CHECK_U64(sonde_sym_kernel(k, 0xffffffff81000123ull, &f, 1), 1);
+	CHECK_STR(format(&f, 0), "[unknown] ([kernel]+0xffffffff81000123)");
+	sonde_symbolizer_free(k);
+	remove_proc_fixture(dir);
+}
+
+static void format_truncates(void)
+{
+	struct sonde_frame f = {.function = "a_rather_long_function_name", .offset = 0x10,
+				.file = "/src/dir/file.c", .line = 42};
+	char buf[8];
+
+	CHECK_U64(sonde_frame_format(&f, SONDE_FRAME_OFFSET | SONDE_FRAME_LINE, buf, sizeof(buf)),
+		  strlen("a_rather_long_function_name+0x10 (file.c:42)"));
+	CHECK_STR(buf, "a_rathe");
+	CHECK_STR(format(&f, SONDE_FRAME_LINE), "a_rather_long_function_name (file.c:42)");
+	f.inlined = true;
+	CHECK_STR(format(&f, SONDE_FRAME_OFFSET), "a_rather_long_function_name");
+}
+
+int main(void)
+{
+	sym = sonde_symbolizer_new();
+	if (!sym)
+		return 1;
+	RUN(with_symbols_and_dwarf);
+	RUN(stripped_with_debuglink);
+	RUN(deleted_file);
+	RUN(own_executable);
+	RUN(container_root_and_build_id);
+	RUN(unknown_code);
+	RUN(jit_perf_map);
+	RUN(kernel_symbols);
+	RUN(kernel_symbols_hidden);
+	RUN(format_truncates);
+	sonde_symbolizer_free(sym);
+	return CHECK_DONE();
+}

@@ -1,0 +1,111 @@
+/* Known call chains for the sonde-profile and sonde-offcpu tests:
+ * main -> workload_outer -> workload_middle -> a leaf that burns CPU, makes
+ * syscalls or sleeps. Built twice: with frame pointers, and without.
+ *
+ *   stacks cpu       spin in workload_spin until killed
+ *   stacks syscall   read /dev/zero in workload_syscalls until killed
+ *   stacks sleep N MS   after "go" on stdin, sleep N times MS ms in
+ *                    workload_sleep, print "done", wait for stdin to close
+ *
+ * STACKS_COMM in the environment renames the process (hostile names).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile unsigned long sink;
+/* Never set: the loops look finite to the compiler, which then keeps
+ * the frames of functions that return. */
+static volatile int stop;
+static int sleeps = 10, sleep_ms = 100;
+
+/* Calls are followed by an empty asm so none becomes a tail call and
+ * every function keeps its own frame. */
+#define KEEP_FRAME() __asm__ volatile("" ::: "memory")
+
+__attribute__((noinline)) void workload_spin(void)
+{
+	while (!stop)
+		for (unsigned long i = 0; i < 1000000; i++)
+			sink += i * i;
+}
+
+__attribute__((noinline)) void workload_syscalls(void)
+{
+	static char buf[1 << 20];
+	int fd = open("/dev/zero", O_RDONLY);
+
+	if (fd < 0)
+		exit(1);
+	while (!stop)
+		sink += read(fd, buf, sizeof(buf));
+	close(fd);
+}
+
+/* glibc's wrappers keep no frame pointer, which would hide the function
+ * that called them from a frame-pointer walk: make the syscall here. */
+static inline void sleep_here(const struct timespec *ts)
+{
+#if defined(__x86_64__)
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "0"((long)SYS_nanosleep), "D"(ts), "S"(0L)
+			 : "rcx", "r11", "memory");
+#else
+	nanosleep(ts, NULL);
+#endif
+}
+
+__attribute__((noinline)) void workload_sleep(void)
+{
+	struct timespec ts = {.tv_sec = sleep_ms / 1000, .tv_nsec = (sleep_ms % 1000) * 1000000L};
+
+	for (int i = 0; i < sleeps; i++)
+		sleep_here(&ts);
+	KEEP_FRAME();
+}
+
+__attribute__((noinline)) void workload_middle(void (*leaf)(void))
+{
+	leaf();
+	KEEP_FRAME();
+}
+
+__attribute__((noinline)) void workload_outer(void (*leaf)(void))
+{
+	workload_middle(leaf);
+	KEEP_FRAME();
+}
+
+int main(int argc, char **argv)
+{
+	char line[16];
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (getenv("STACKS_COMM"))
+		prctl(PR_SET_NAME, getenv("STACKS_COMM"));
+	if (argc >= 2 && !strcmp(argv[1], "cpu")) {
+		workload_outer(workload_spin);
+	} else if (argc >= 2 && !strcmp(argv[1], "syscall")) {
+		workload_outer(workload_syscalls);
+	} else if (argc >= 4 && !strcmp(argv[1], "sleep")) {
+		sleeps = atoi(argv[2]);
+		sleep_ms = atoi(argv[3]);
+		printf("ready\n");
+		if (!fgets(line, sizeof(line), stdin))
+			return 1;
+		workload_outer(workload_sleep);
+		printf("done\n");
+		while (fgets(line, sizeof(line), stdin))
+			;
+	} else {
+		fprintf(stderr, "usage: stacks cpu|syscall|sleep N MS\n");
+		return 2;
+	}
+	return 0;
+}

@@ -1,0 +1,307 @@
+/* sonde-profile: where CPU time goes, as sampled on-CPU stacks. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include <sonde/caps.h>
+#include <sonde/cli.h>
+#include <sonde/log.h>
+#include <sonde/out.h>
+#include <sonde/perf_sample.h>
+#include <sonde/session.h>
+#include <sonde/stacks.h>
+#include <sonde/sym.h>
+#include <sonde/unwind.h>
+
+#include "profile.h"
+#include "profile.skel.h"
+
+enum { OPT_CPU = SONDE_OPT_LONG, OPT_TOP, OPT_STORAGE, OPT_UNWIND };
+
+struct profile {
+	struct sonde_args args;
+	struct profile_bpf *skel;
+	unsigned hz;
+	bool user_only;
+	bool kernel_only;
+	bool idle;
+	int cpu;
+	size_t top;
+	uint32_t stack_storage;
+	bool dwarf;
+	struct sonde_unwinder *unwinder;	/* --unwind dwarf */
+	struct sonde_stack_agg *agg;		/* and its user-space totals */
+	struct sonde_stack_printer printer;
+};
+
+static const struct sonde_option options[] = {
+	{"frequency", 'F', "HZ", "samples per second on each CPU (default 49)"},
+	{"user-stacks-only", 'U', NULL, "only user stacks"},
+	{"kernel-stacks-only", 'K', NULL, "only kernel stacks"},
+	{"include-idle", 'I', NULL, "also count the idle task (pid 0) of each CPU"},
+	{"cpu", OPT_CPU, "N", "sample only CPU N"},
+	{"top", OPT_TOP, "N", "table: print the N most frequent stacks (default 20, 0: all)"},
+	{"unwind", OPT_UNWIND, "fp|dwarf",
+	 "walk user stacks by frame pointers (default, in the kernel) or with DWARF CFI (in user space, from a copy of 8 KiB of stack per sample)"},
+	{"stack-storage-size", OPT_STORAGE, "N",
+	 "distinct stacks the kernel can hold (default 16384); raise it when stacks are lost"},
+	{0},
+};
+
+static int parse_uint(const char *arg, unsigned long max, unsigned long *value)
+{
+	char *end;
+
+	errno = 0;
+	*value = strtoul(arg, &end, 10);
+	return errno || end == arg || *end || *value > max || arg[0] == '-' ? -1 : 0;
+}
+
+static int parse_option(int key, const char *arg, void *ctx)
+{
+	struct profile *p = ctx;
+	unsigned long v;
+
+	switch (key) {
+	case 'F':
+		if (parse_uint(arg, 100000, &v) || !v) {
+			sonde_err("invalid frequency '%s' (1-100000 Hz)", arg);
+			return SONDE_EXIT_USAGE;
+		}
+		p->hz = v;
+		return 0;
+	case 'U':
+		p->user_only = true;
+		return 0;
+	case 'K':
+		p->kernel_only = true;
+		return 0;
+	case 'I':
+		p->idle = true;
+		return 0;
+	case OPT_CPU:
+		if (parse_uint(arg, SONDE_MAX_CPUS - 1, &v)) {
+			sonde_err("invalid CPU '%s'", arg);
+			return SONDE_EXIT_USAGE;
+		}
+		p->cpu = v;
+		return 0;
+	case OPT_STORAGE:
+		if (parse_uint(arg, 1048576, &v) || v < 1024) {
+			sonde_err("invalid --stack-storage-size '%s' (1024-1048576)", arg);
+			return SONDE_EXIT_USAGE;
+		}
+		p->stack_storage = v;
+		return 0;
+	case OPT_UNWIND:
+		if (strcmp(arg, "fp") && strcmp(arg, "dwarf")) {
+			sonde_err("invalid --unwind '%s' (fp or dwarf)", arg);
+			return SONDE_EXIT_USAGE;
+		}
+		p->dwarf = !strcmp(arg, "dwarf");
+		return 0;
+	case OPT_TOP:
+		if (parse_uint(arg, INT_MAX, &v)) {
+			sonde_err("invalid --top '%s'", arg);
+			return SONDE_EXIT_USAGE;
+		}
+		p->top = v;
+		return 0;
+	}
+	return SONDE_EXIT_USAGE;
+}
+
+/* The kernel's totals, and with --unwind dwarf those aggregated here. */
+static int print_stacks(struct profile *p, bool clear)
+{
+	struct sonde_stack_entry *entries, *all;
+	size_t n, n_agg = p->agg ? sonde_stack_agg_count(p->agg) : 0;
+	int rc;
+
+	if (sonde_stacks_read(p->skel->obj, clear, &entries, &n)) {
+		sonde_err("cannot read the sampled stacks: %s", strerror(errno));
+		free(entries);
+		return -1;
+	}
+	all = n_agg ? realloc(entries, (n + n_agg) * sizeof(*entries)) : entries;
+	if (!all && n + n_agg) {
+		free(entries);
+		return -1;
+	}
+	if (n_agg)
+		n += sonde_stack_agg_entries(p->agg, all + n);
+	sonde_stacks_sort(all, n);
+	rc = sonde_stacks_print(&p->printer, all, n);
+	if (clear) {
+		sonde_stacks_release(p->skel->obj, all, n);
+		if (p->agg)
+			sonde_stack_agg_clear(p->agg);
+	}
+	free(all);
+	return rc;
+}
+
+/* A sample whose user stack is unwound here. */
+static void unwind_sample(struct profile *p, const struct profile_user_sample *e)
+{
+	const struct sonde_user_regs regs = {e->ip, e->sp, e->bp};
+	struct sonde_stack_key key = {
+		.pid = e->pid,
+		.kernel_stack_id = e->kernel_stack_id,
+		.other_user_stack_id = SONDE_STACK_NONE,
+		.other_kernel_stack_id = SONDE_STACK_NONE,
+	};
+	uint64_t ips[SONDE_STACK_DEPTH];
+	size_t n = sonde_unwind_user(p->unwinder, e->pid, e->tid, &regs, e->stack,
+				     e->stack_len < sizeof(e->stack) ? e->stack_len : sizeof(e->stack),
+				     ips, SONDE_STACK_DEPTH);
+
+	memcpy(key.comm, e->comm, sizeof(key.comm));
+	if (sonde_stack_agg_add(p->agg, &key, ips, n, 1))
+		sonde_err("out of memory: a sample was dropped");
+}
+
+static int on_event(void *ctx, const void *data, size_t size)
+{
+	struct profile *p = ctx;
+
+	if (p->agg && size >= sizeof(struct profile_user_sample)) {
+		unwind_sample(p, data);
+		return 0;
+	}
+	return sonde_stacks_on_event(&p->printer, data, size);
+}
+
+static int on_interval(void *ctx)
+{
+	return print_stacks(ctx, true);
+}
+
+static int on_end(void *ctx)
+{
+	/* A reader that left (`| head`) is a normal end, not an error. */
+	return print_stacks(ctx, false) < 0 && !sonde_out_closed() ? -1 : 0;
+}
+
+static int attach_sampler(struct sonde_session *s, void *ctx)
+{
+	struct profile *p = ctx;
+
+	if (!p->user_only && !sonde_sym_kernel_load(p->printer.sym))
+		sonde_err("kernel symbols are hidden (kptr_restrict): kernel frames will be [unknown]");
+	/* A target that exits before the end still gets its symbols. */
+	for (size_t i = 0; !p->kernel_only && i < p->args.n_pids; i++)
+		sonde_sym_user_prepare(p->printer.sym, p->args.pids[i]);
+	return sonde_perf_sample_attach(s, p->skel->progs.profile_sample, p->hz, p->cpu);
+}
+
+static void destroy_skel(struct profile_bpf **skel)
+{
+	profile_bpf__destroy(*skel);
+}
+
+int main(int argc, char **argv)
+{
+	static struct profile p = {.hz = PROFILE_DEFAULT_HZ, .cpu = -1, .top = 20,
+				     .stack_storage = SONDE_STACK_STORAGE_DEFAULT};
+	static const char *const extra_progs[] = {"profile_sample", NULL};
+	const struct sonde_tool tool = {
+		.name = "profile",
+		.summary = "Sample on-CPU stacks: where is CPU time going?",
+		.description =
+			"Every CPU is sampled HZ times a second by a timer (the hardware cycle\n"
+			"counter where there is one, else the cpu-clock software event); each sample\n"
+			"records the running task's user and kernel stacks, counted in the kernel\n"
+			"per process, command name and stack pair. At the end (or every -i), the\n"
+			"stacks are symbolized: kernel functions from /proc/kallsyms, user functions\n"
+			"from each process's ELF files as it sees them (containers included), with\n"
+			"separate debug files, inlined functions and JIT perf maps. User stacks are\n"
+			"walked by frame pointers in the kernel: code built without them may show\n"
+			"only its leaf, unless --unwind dwarf copies each sample's stack and walks\n"
+			"it here with the binaries' DWARF call frame information.\n"
+			"Output: a table of the top stacks, folded lines for flame graphs (kernel\n"
+			"frames end in _[k], inlined ones in _[i]), or JSON Lines.",
+		.examples =
+			"  sonde-profile 10                          top stacks over 10 seconds\n"
+			"  sonde-profile -p 1234 -F 99 -o folded 30 | flamegraph.pl > cpu.svg\n"
+			"  sonde-profile -U -C 3f2a1b -o json 10     user stacks of one container\n"
+			"  sonde-profile --cpu 3 -K -I 5             what CPU 3 does in the kernel\n"
+			"  sonde-profile -p 1234 --unwind dwarf 10   code built without frame pointers\n",
+		.formats = SONDE_FMT_TABLE | SONDE_FMT_FOLDED | SONDE_FMT_JSON,
+		.has_interval = true,
+		.options = options,
+		.parse = parse_option,
+		.ctx = &p,
+	};
+	struct profile_bpf *skel __attribute__((cleanup(destroy_skel))) = NULL;
+	int rc = sonde_cli_parse(&tool, argc, argv, &p.args);
+
+	if (rc != SONDE_CLI_CONTINUE)
+		return rc;
+	if (p.user_only && p.kernel_only) {
+		sonde_err("-U and -K exclude each other");
+		sonde_args_free(&p.args);
+		return SONDE_EXIT_USAGE;
+	}
+	skel = profile_bpf__open();
+	if (!skel) {
+		sonde_err("cannot open the BPF object: %m");
+		sonde_args_free(&p.args);
+		return SONDE_EXIT_RUNTIME;
+	}
+	p.skel = skel;
+	if (sonde_stacks_set_storage(skel->obj, p.stack_storage)) {
+		sonde_err("cannot size the stack map");
+		sonde_args_free(&p.args);
+		return SONDE_EXIT_RUNTIME;
+	}
+	skel->rodata->user_stacks = !p.kernel_only;
+	skel->rodata->kernel_stacks = !p.user_only;
+	skel->rodata->include_idle = p.idle;
+	skel->rodata->dwarf_unwind = p.dwarf;
+	p.printer = (struct sonde_stack_printer){
+		.obj = skel->obj,
+		.sym = sonde_symbolizer_new(),
+		.format = p.args.format,
+		.unit = SONDE_STACK_SAMPLES,
+		.top = p.top,
+		.out = stdout,
+	};
+	if (p.dwarf) {
+		p.unwinder = sonde_unwinder_new(p.printer.sym);
+		p.agg = sonde_stack_agg_new();
+	}
+	if (!p.printer.sym || (p.dwarf && (!p.unwinder || !p.agg))) {
+		sonde_err("out of memory");
+		sonde_unwinder_free(p.unwinder);
+		sonde_stack_agg_free(p.agg);
+		sonde_symbolizer_free(p.printer.sym);
+		sonde_args_free(&p.args);
+		return SONDE_EXIT_RUNTIME;
+	}
+
+	const struct sonde_session_config cfg = {
+		.what = "on-CPU stacks",
+		.args = &p.args,
+		.obj = skel->obj,
+		.attach_extra = attach_sampler,
+		.extra_progs = extra_progs,
+		.on_event = on_event,
+		.on_interval = on_interval,
+		.on_end = on_end,
+		.ctx = &p,
+		/* Symbols are read from other processes' files at the end. */
+		.keep_caps = SONDE_KEEP_PROC_READ,
+	};
+	rc = sonde_session_run(&cfg);
+	sonde_unwinder_free(p.unwinder);
+	sonde_stack_agg_free(p.agg);
+	sonde_symbolizer_free(p.printer.sym);
+	sonde_stack_printer_free(&p.printer);
+	sonde_args_free(&p.args);
+	return rc;
+}
