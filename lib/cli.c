@@ -364,6 +364,16 @@ int sonde_cli_parse(const struct sonde_tool *tool, int argc, char **argv,
 			rc = SONDE_EXIT_USAGE;
 		}
 	}
+	if (rc == SONDE_CLI_CONTINUE && args->format == SONDE_FMT_PPROF) {
+		/* One gzip'd profile, written when the tool ends. */
+		if (args->interval_ns) {
+			sonde_err("-o pprof writes one profile at the end; it cannot be combined with -i");
+			rc = SONDE_EXIT_USAGE;
+		} else if (isatty(STDOUT_FILENO)) {
+			sonde_err("-o pprof is binary: redirect it to a file (-o pprof > profile.pb.gz)");
+			rc = SONDE_EXIT_USAGE;
+		}
+	}
 	if (rc == SONDE_CLI_CONTINUE && args->cgroup && args->container) {
 		sonde_err("-c and -C cannot be combined");
 		rc = SONDE_EXIT_USAGE;

@@ -9,7 +9,9 @@
 
 #include "sonde/clock.h"
 #include "sonde/container.h"
+#include "sonde/pprof.h"
 #include "sonde/stacks.h"
+#include "sonde/stacks_pprof.h"
 #include "sonde/sym.h"
 
 int sonde_stacks_set_storage(struct bpf_object *obj, uint32_t entries)
@@ -468,9 +470,15 @@ int sonde_stacks_print(struct sonde_stack_printer *p, const struct sonde_stack_e
 	struct row *rows = calloc(n ? n : 1, sizeof(*rows));
 	size_t n_rows = 0;
 	int rc = 0;
+	struct sonde_pprof *pp = NULL;
 
 	if (!rows)
 		return -1;
+	if (p->format == SONDE_FMT_PPROF &&
+	    !(pp = sonde_stacks_pprof_new(p->unit == SONDE_STACK_NS, p->period_ns))) {
+		free(rows);
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++)
 		grand_total += entries[i].value.total;
 	for (size_t i = 0; i < n && rc >= 0; i++) {
@@ -494,6 +502,18 @@ int sonde_stacks_print(struct sonde_stack_printer *p, const struct sonde_stack_e
 			rc = print_json(p, e, &mine, o, now);
 			continue;
 		}
+		if (pp) {
+			char comm[17];
+			const int64_t values[2] = {
+				p->unit == SONDE_STACK_NS ? (int64_t)e->value.total : (int64_t)e->value.count,
+				p->unit == SONDE_STACK_NS ? (int64_t)e->value.count
+							  : (int64_t)e->value.count * p->period_ns,
+			};
+
+			snprintf(comm, sizeof(comm), "%.16s", e->key.comm);
+			rc = sonde_stacks_pprof_add(pp, mine.v, mine.n, e->key.pid, comm, values);
+			continue;
+		}
 		*r = (struct row){.e = e, .total = e->value.total, .count = e->value.count};
 		if (p->format == SONDE_FMT_FOLDED) {
 			r->text = folded_text(e, &mine, o);
@@ -510,7 +530,11 @@ int sonde_stacks_print(struct sonde_stack_printer *p, const struct sonde_stack_e
 	}
 	free(mine.v);
 	free(other.v);
-	if (p->format != SONDE_FMT_JSON && rc >= 0) {
+	if (pp) {
+		if (rc >= 0)
+			rc = sonde_pprof_write(pp, p->out);
+		sonde_pprof_free(pp);
+	} else if (p->format != SONDE_FMT_JSON && rc >= 0) {
 		n_rows = merge_rows(rows, n_rows);
 		rc = print_rows(p, rows, n_rows, grand_total);
 	}

@@ -236,7 +236,7 @@ int main(int argc, char **argv)
 			"  sonde-offcpu -o folded -m 1000 30 | flamegraph.pl --countname=us > off.svg\n"
 			"  sonde-offcpu --state D -K 10                uninterruptible sleeps in the kernel\n"
 			"  sonde-offcpu --waker -p 1234 -o folded 10   who wakes 1234 up\n",
-		.formats = SONDE_FMT_TABLE | SONDE_FMT_FOLDED | SONDE_FMT_JSON,
+		.formats = SONDE_FMT_TABLE | SONDE_FMT_FOLDED | SONDE_FMT_JSON | SONDE_FMT_PPROF,
 		.has_interval = true,
 		.options = options,
 		.parse = parse_option,

@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 			"  sonde-profile -U -C 3f2a1b -o json 10     user stacks of one container\n"
 			"  sonde-profile --cpu 3 -K -I 5             what CPU 3 does in the kernel\n"
 			"  sonde-profile -p 1234 --unwind dwarf 10   code built without frame pointers\n",
-		.formats = SONDE_FMT_TABLE | SONDE_FMT_FOLDED | SONDE_FMT_JSON,
+		.formats = SONDE_FMT_TABLE | SONDE_FMT_FOLDED | SONDE_FMT_JSON | SONDE_FMT_PPROF,
 		.has_interval = true,
 		.options = options,
 		.parse = parse_option,
@@ -268,6 +268,7 @@ int main(int argc, char **argv)
 		.sym = sonde_symbolizer_new(),
 		.format = p.args.format,
 		.unit = SONDE_STACK_SAMPLES,
+		.period_ns = 1000000000ll / p.hz,
 		.top = p.top,
 		.out = stdout,
 	};

@@ -66,7 +66,8 @@ enum sonde_stack_unit {
 struct sonde_stack_printer {
 	struct bpf_object *obj;
 	struct sonde_symbolizer *sym;
-	enum sonde_format format;	/* table, folded or json */
+	enum sonde_format format;	/* table, folded, json or pprof */
+	int64_t period_ns;		/* sampling period, for pprof (on-CPU) */
 	enum sonde_stack_unit unit;
 	size_t top;			/* table rows; 0: all */
 	bool show_tid;
