@@ -10,6 +10,7 @@
 
 #include <elfutils/libdwelf.h>
 
+#include "sonde/golang.h"
 #include "internal.h"
 
 size_t sym_elf_build_id(Elf *elf, uint8_t *id, size_t max)
@@ -189,6 +190,7 @@ void sym_elf_free(struct sym_elf *e)
 	if (e->fd >= 0)
 		close(e->fd);
 	symtab_free(&e->symbols);
+	sonde_gopclntab_free(e->gopclntab);
 	free(e->loads);
 	free(e);
 }

@@ -73,6 +73,11 @@ struct sym_elf {
 	Elf *dwarf_elf;		/* the one with .debug_info, or NULL */
 	Dwarf *dwarf;		/* opened on first use */
 	bool dwarf_tried;
+	/* Go's own function table: names, lines and inline frames of Go
+	 * binaries without .symtab or DWARF. Opened on the first address no
+	 * symbol covers. */
+	struct sonde_gopclntab *gopclntab;
+	bool gopclntab_tried;
 	struct sym_elf *next;	/* in the symbolizer's cache */
 };
 
@@ -81,6 +86,9 @@ struct sym_elf {
  * (the process's root, "" for ours). NULL when not ELF. Takes fd. */
 struct sym_elf *sym_elf_open(int fd, const char *path, const char *root);
 void sym_elf_free(struct sym_elf *e);
+/* Frames of a Go binary's code from its pclntab, innermost first; 0 when
+ * the file has none or the address is in no Go function. */
+size_t sym_go_frames(struct sym_elf *e, uint64_t vaddr, struct sonde_frame *frames, size_t max);
 /* File offset -> ELF virtual address, through the PT_LOAD containing it. */
 bool sym_elf_offset_to_vaddr(const struct sym_elf *e, uint64_t offset, uint64_t *vaddr);
 

@@ -403,6 +403,9 @@ static size_t elf_frames(struct sym_elf *e, uint64_t vaddr, bool return_address,
 	}
 	if (e->dwarf)
 		n = sym_dwarf_frames(e->dwarf, at, frames, max);
+	/* A stripped Go binary: Go's own table knows what ELF forgot. */
+	if (!n && !s && (n = sym_go_frames(e, at, frames, max)) > 0)
+		return n;
 	if (!n || (frames[n - 1].inlined && n < max))
 		frames[n++] = (struct sonde_frame){0};
 	/* The containing function: the symbol table's name is the linkage

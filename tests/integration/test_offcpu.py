@@ -163,7 +163,7 @@ def test_waker_stacks(sleeper):
 
 def test_usage_errors():
     for args in (["-m", "x"], ["-m", "10", "-M", "5"], ["--state", "Q"], ["-U", "-K"],
-                 ["-o", "pprof"], ["--stack-storage-size", "2000000"]):
+                 ["-o", "pprof", "-i", "1"], ["--stack-storage-size", "2000000"]):
         r = run("offcpu", *args, "1")
         assert r.returncode == 2, (args, r.stderr)
         assert r.stderr.count("\n") == 1 and not r.stdout, (args, r.stderr)

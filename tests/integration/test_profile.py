@@ -17,7 +17,7 @@ def spinner():
 
     def start(mode, binary="stacks", comm=None):
         env = dict(os.environ, STACKS_COMM=comm) if comm else None
-        p = subprocess.Popen([str(workload_path(binary)), mode], env=env)
+        p = subprocess.Popen([str(workload_path(binary)), *([mode] if mode else [])], env=env)
         procs.append(p)
         return p
     yield start
@@ -139,7 +139,7 @@ def test_intervals_and_system_wide_without_idle(spinner):
 
 
 def test_usage_errors():
-    for args in (["-U", "-K"], ["-F", "0"], ["-F", "x"], ["--cpu", "-1"], ["-o", "pprof"],
+    for args in (["-U", "-K"], ["-F", "0"], ["-F", "x"], ["--cpu", "-1"], ["-o", "pprof", "-i", "1"],
                  ["--stack-storage-size", "10"], ["--unwind", "lbr"]):
         r = run("profile", *args, "1")
         assert r.returncode == 2, (args, r.stderr)
@@ -199,3 +199,16 @@ def test_closed_pipe_ends_quietly(spinner):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert b"error" not in err.lower() and b"broken pipe" not in err.lower(), err
+
+
+def test_stripped_go_binary_named_from_its_pclntab(spinner):
+    """A Go binary built with -ldflags='-s -w' has no .symtab and no DWARF;
+    its functions are still named, in call order, from Go's own table."""
+    if not workload_path("gospin_stripped").exists():
+        pytest.skip("Go is not installed: no Go workload was built")
+    p = spinner("", binary="gospin_stripped")
+    tool = profile("-p", p.pid, "-o", "folded")
+    rows = folded(tool)
+    chain = "main.main;main.outer;main.middle;main.spin"
+    assert share(rows, lambda f: chain in ";".join(f)) > 0.8, tool.stdout
+    assert share(rows, lambda f: any(x.startswith("[unknown]") for x in f)) < 0.1, tool.stdout

@@ -1,0 +1,3 @@
+module sonde.test/gospin
+
+go 1.19
