@@ -193,6 +193,14 @@ static int set_autoload(struct sonde_session *s)
 
 	bpf_object__for_each_program(prog, s->cfg->obj)
 		bpf_program__set_autoload(prog, false);
+	for (const char *const *own = s->cfg->own_progs; own && *own; own++) {
+		prog = bpf_object__find_program_by_name(s->cfg->obj, *own);
+		if (!prog) {
+			sonde_err("internal error: no BPF program %s", *own);
+			return SONDE_EXIT_RUNTIME;
+		}
+		bpf_program__set_autoload(prog, true);
+	}
 	for (size_t p = 0; p < s->cfg->n_probes; p++) {
 		const struct sonde_probe_alt *alt = chosen_alt(s, p);
 		const char *slash;

@@ -67,6 +67,9 @@ struct sonde_session_config {
 	/* Called after load, before the table's probes attach: tool-specific
 	 * attachments (perf events, uprobes) via sonde_session_add_link(). */
 	int (*attach_extra)(struct sonde_session *s, void *ctx);
+	/* The programs attach_extra attaches (NULL-terminated): loaded along
+	 * with the table's chosen ones, which are the only others loaded. */
+	const char *const *own_progs;
 	void *ctx;
 	unsigned keep_caps;	/* SONDE_KEEP_* still needed after attach */
 };
