@@ -52,6 +52,7 @@ struct {
 
 static __always_inline struct gclat_event *new_event(__u8 runtime, __u64 now, __u64 start)
 {
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct gclat_event *e = sonde_event_reserve(sizeof(*e));
 
 	if (!e)
@@ -61,7 +62,9 @@ static __always_inline struct gclat_event *new_event(__u8 runtime, __u64 now, __
 	e->duration_ns = now - start;
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->runtime = runtime;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* The process' name: the collecting thread's own ("VM Thread",
+	 * "GC Thread#0") says less. */
+	BPF_CORE_READ_STR_INTO(&e->comm, task, group_leader, comm);
 	return e;
 }
 
