@@ -14,7 +14,10 @@
  *   runtime.gcMarkTermination  mark termination (world stopped) is running:
  *                              the next start of the world ends the cycle.
  * HotSpot (gc__begin/gc__end) and CPython (gc__start/gc__done) mark both
- * ends of a collection with USDT probes, fired by the collecting thread. */
+ * ends of a collection with USDT probes, fired by the collecting thread.
+ *
+ * System-wide, every exec is reported too, for user space to probe the
+ * runtimes of programs started after it. */
 #include "sonde_events.bpf.h"
 #include <bpf/usdt.bpf.h>
 #include "gclat.h"
@@ -200,4 +203,38 @@ SEC("usdt")
 int BPF_USDT(python_gc_done, long collected)
 {
 	return usdt_end(GCLAT_PYTHON, collected);
+}
+
+/* ---- programs started later (system-wide mode) ---- */
+
+static __always_inline int on_exec(void)
+{
+	struct gclat_event *e;
+
+	if (!sonde_current_selected())
+		return 0;
+	e = new_event(GCLAT_GO, bpf_ktime_get_ns(), 0);
+	if (!e)
+		return 0;
+	e->kind = GCLAT_KIND_EXEC;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec_btf)
+{
+	return on_exec();
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(exec_raw)
+{
+	return on_exec();
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int exec_tp(void *ctx)
+{
+	return on_exec();
 }

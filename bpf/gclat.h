@@ -14,6 +14,11 @@ enum gclat_runtime {
 	GCLAT_N_RUNTIMES,
 };
 
+enum gclat_kind {
+	GCLAT_KIND_GC,		/* a collection ended */
+	GCLAT_KIND_EXEC,	/* a process started a program: a runtime to probe? */
+};
+
 struct gclat_event {
 	__u64 ts_ns;		/* CLOCK_MONOTONIC, at the collection's end */
 	__u64 duration_ns;
@@ -23,7 +28,8 @@ struct gclat_event {
 	__s32 generation;	/* Python: the generation collected */
 	__u32 pauses;		/* Go: how many stop-the-world spans */
 	__u8 runtime;		/* enum gclat_runtime */
-	__u8 pad[3];
+	__u8 kind;		/* enum gclat_kind */
+	__u8 pad[2];
 	char comm[16];
 };
 

@@ -14,6 +14,7 @@
 
 #include <bpf/libbpf.h>
 
+#include <sonde/caps.h>
 #include <sonde/clock.h>
 #include <sonde/cli.h>
 #include <sonde/container.h>
@@ -55,6 +56,15 @@ static const char *const own_progs[] = {
 	"java_gc_begin", "java_gc_end", "python_gc_start", "python_gc_done", NULL,
 };
 
+/* System-wide, programs started later are probed when they exec. */
+static const struct sonde_probe exec_probes[] = {
+	{"program starts", false, {
+		{SONDE_ATTACH_TP_BTF, "exec_btf", "sched/sched_process_exec"},
+		{SONDE_ATTACH_RAW_TP, "exec_raw", "sched/sched_process_exec"},
+		{SONDE_ATTACH_TRACEPOINT, "exec_tp", "sched/sched_process_exec"},
+	}},
+};
+
 struct usdt_probe {
 	const char *provider;
 	const char *name;
@@ -94,6 +104,8 @@ struct gclat {
 	bool hist;
 	const char *binary_path;
 	struct gclat_bpf *skel;
+	struct sonde_session *session;
+	bool follow;		/* system-wide: probe programs started later too */
 	struct binary binaries[MAX_BINARIES];
 	size_t n_binaries;
 	struct runtime_hist hists[GCLAT_N_RUNTIMES];
@@ -226,13 +238,21 @@ static bool known(const struct gclat *g, const struct binary *b)
 static bool consider(struct gclat *g, const char *path, pid_t pid, bool *unusable)
 {
 	struct binary b = {.pid = pid};
-	enum classify c = classify(path, &b);
+	struct stat st;
+	enum classify c;
 
+	if (stat(path, &st))
+		return false;
+	b.dev = st.st_dev;
+	b.ino = st.st_ino;
+	if (known(g, &b))
+		return true;
+	c = classify(path, &b);
 	if (c == RUNTIME_UNUSABLE)
 		*unusable = true;
 	if (c != IS_RUNTIME)
 		return false;
-	if (!known(g, &b) && g->n_binaries < MAX_BINARIES)
+	if (g->n_binaries < MAX_BINARIES)
 		g->binaries[g->n_binaries++] = b;
 	return true;
 }
@@ -267,16 +287,44 @@ static bool scan_maps(struct gclat *g, pid_t pid, pid_t attach_pid, bool *unusab
 	return found;
 }
 
+/* A java launcher that has just started has not loaded its libjvm.so yet;
+ * it will load the one next to it, <home>/lib/server/libjvm.so, for
+ * <home>/bin/java (the default -server VM). */
+static bool java_launcher_vm(struct gclat *g, pid_t pid, bool *unusable)
+{
+	char exe[64], target[PATH_MAX], lib[PATH_MAX + 64];
+	ssize_t n;
+	char *slash;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+	n = readlink(exe, target, sizeof(target) - 1);
+	if (n <= 0)
+		return false;
+	target[n] = 0;
+	slash = strrchr(target, '/');
+	if (!slash || strcmp(slash, "/java"))
+		return false;
+	*slash = 0;
+	slash = strrchr(target, '/');
+	if (!slash || strcmp(slash, "/bin"))
+		return false;
+	*slash = 0;
+	snprintf(lib, sizeof(lib), "/proc/%d/root%s/lib/server/libjvm.so", (int)pid, target);
+	return consider(g, lib, -1, unusable);
+}
+
 /* attach_pid: the pid the probes are for, or -1 (every process running
  * the same files). */
 static bool find_in_process(struct gclat *g, pid_t pid, pid_t attach_pid, bool *unusable)
 {
 	char exe[64];
+	size_t before = g->n_binaries;
 	bool found;
 
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
 	found = consider(g, exe, attach_pid, unusable);
-	if (!found || g->binaries[g->n_binaries - 1].runtime != GCLAT_GO)
+	/* A Go binary holds its runtime; others may map one. */
+	if (!found || g->n_binaries == before || g->binaries[before].runtime != GCLAT_GO)
 		found |= scan_maps(g, pid, attach_pid, unusable);
 	return found;
 }
@@ -328,10 +376,9 @@ static int find_targets(struct gclat *g)
 			find_in_process(g, pid, -1, &unusable);
 	}
 	closedir(d);
-	if (!g->n_binaries) {
-		sonde_err("no process runs a Go, Java or Python runtime with GC probes");
-		return SONDE_EXIT_UNSUPPORTED;
-	}
+	g->follow = true;
+	if (!g->n_binaries)
+		sonde_info(1, "no Go, Java or Python runtime running yet: waiting for programs to start");
 	return 0;
 }
 
@@ -389,6 +436,7 @@ static int attach_runtimes(struct sonde_session *s, void *ctx)
 	struct gclat *g = ctx;
 	int rc = 0;
 
+	g->session = s;
 	for (size_t i = 0; i < g->n_binaries && !rc; i++)
 		rc = attach_binary(g, s, &g->binaries[i]);
 	return rc;
@@ -475,6 +523,21 @@ static void count(struct gclat *g, const struct gclat_event *e)
 		h->pause_slots[sonde_log2_slot(e->pause_ns / 1000)]++;
 }
 
+/* A program started: if it brings a runtime not probed yet, probe it for
+ * every process. Its first collections may pass before that: the program
+ * already runs when the exec is reported. A failure is reported, and the
+ * processes traced so far go on being traced. */
+static void probe_new_process(struct gclat *g, pid_t pid)
+{
+	size_t before = g->n_binaries;
+	bool unusable = false;
+
+	if (!find_in_process(g, pid, -1, &unusable))
+		java_launcher_vm(g, pid, &unusable);
+	for (size_t i = before; i < g->n_binaries; i++)
+		attach_binary(g, g->session, &g->binaries[i]);
+}
+
 static int on_event(void *ctx, const void *data, size_t size)
 {
 	struct gclat *g = ctx;
@@ -483,6 +546,10 @@ static int on_event(void *ctx, const void *data, size_t size)
 
 	if (size < sizeof(*e) || e->runtime >= GCLAT_N_RUNTIMES)
 		return 0;
+	if (e->kind == GCLAT_KIND_EXEC) {
+		probe_new_process(g, e->pid);
+		return 0;
+	}
 	if (g->hist) {
 		count(g, e);
 		return 0;
@@ -559,9 +626,9 @@ int main(int argc, char **argv)
 			"stripped Go binaries work; only uprobes on function entries are used.\n"
 			"--hist prints log2 histograms per runtime instead, at the end or every -i.\n"
 			"Targets: -p PID, --binary PATH (every process running that Go binary,\n"
-			"libjvm.so or python), or with neither the runtimes of all processes running\n"
-			"at start (system-wide mode does not follow programs started later; new\n"
-			"processes of a binary already found are traced). A Python or Java built\n"
+			"libjvm.so or python), or with neither every process: the runtimes running\n"
+			"at start, and those of programs started later, probed when they exec (a\n"
+			"program's first milliseconds may pass before that). A Python or Java built\n"
 			"without its USDT probes (--with-dtrace, --enable-dtrace) cannot be traced.",
 		.examples =
 			"  sonde-gclat                          every Go, Java and Python process\n"
@@ -587,8 +654,15 @@ int main(int argc, char **argv)
 		sonde_err("-p and --binary are two different targets: give one");
 		rc = SONDE_EXIT_USAGE;
 	}
+	/* Before reading other processes' files: without privileges, say
+	 * that rather than "not a runtime". */
+	if (!rc && !g.args.plan)
+		rc = sonde_caps_check();
 	if (!rc && !g.args.plan)
 		rc = find_targets(&g);
+	/* --plan reports what system-wide mode would attach. */
+	if (g.args.plan && !g.args.n_pids && !g.binary_path)
+		g.follow = true;
 	if (!rc) {
 		skel = gclat_bpf__open();
 		if (!skel) {
@@ -607,12 +681,15 @@ int main(int argc, char **argv)
 		.what = "garbage collections",
 		.args = &g.args,
 		.obj = skel->obj,
+		.probes = exec_probes,
+		.n_probes = g.follow ? N_OF(exec_probes) : 0,
 		.header = g.hist ? NULL : &g.table,
 		.on_event = on_event,
 		.on_interval = g.hist ? on_hist_tick : NULL,
 		.on_end = g.hist ? on_hist_tick : NULL,
 		.attach_extra = attach_runtimes,
 		.own_progs = own_progs,
+		.keep_caps = g.follow ? SONDE_KEEP_BPF | SONDE_KEEP_PROC_READ : SONDE_KEEP_NONE,
 		.ctx = &g,
 	};
 	rc = sonde_session_run(&cfg);

@@ -207,6 +207,37 @@ def test_system_wide_finds_running_processes(workloads):
     assert [e["collected"] for e in events] == collected
 
 
+def test_system_wide_follows_new_programs(go_binaries, workloads, tmp_path):
+    """A Go binary no process ran at start is probed when it execs."""
+    n = 3
+    fresh = tmp_path / "fresh_go"
+    shutil.copy(go_binaries["stripped"], fresh)
+    tool = Tool("gclat", "-o", "json")
+    w = workloads([fresh, n])
+    wait_for(lambda: f"tracing go GC in /proc/{w.pid}/exe" in tool.stderr, 30,
+             f"sonde-gclat to probe {w.pid}:\n{tool.stderr}")
+    w.collect()
+    events = events_of(tool, w.pid, n)
+    assert tool.stop() == 0
+    assert len([e for e in tool.events() if e["pid"] == w.pid]) == n
+    assert all(e["runtime"] == "go" and e["comm"] == "fresh_go" for e in events)
+
+
+@pytest.mark.parametrize("method", ["tp_btf", "raw_tp", "tracepoint"])
+def test_exec_attach_methods(method, go_binaries, workloads, tmp_path):
+    """Each way of seeing programs start works here."""
+    fresh = tmp_path / "fresh_go"
+    shutil.copy(go_binaries["dwarf"], fresh)
+    tool = Tool("gclat", "--attach", method, "-o", "json")
+    assert f"program starts: using {method} sched/sched_process_exec" in tool.stderr
+    w = workloads([fresh, 1])
+    wait_for(lambda: f"tracing go GC in /proc/{w.pid}/exe" in tool.stderr, 30,
+             f"sonde-gclat to probe {w.pid}:\n{tool.stderr}")
+    w.collect()
+    events_of(tool, w.pid, 1)
+    assert tool.stop() == 0
+
+
 @pytest.fixture(scope="module")
 def java_class(tmp_path_factory):
     if not (JDK / "javac").exists():
@@ -230,6 +261,19 @@ def test_java_system_gc(java_class, workloads):
         assert e["runtime"] == "java" and e["comm"] == "java"
         assert e["duration_ns"] > 0
         assert e["pause_ns"] is None and e["generation"] is None and e["collected"] is None
+
+
+def test_system_wide_follows_new_jvm(java_class, workloads):
+    """A JVM started later: its launcher's libjvm.so is probed at exec,
+    before the launcher loads it."""
+    n = 2
+    tool = Tool("gclat", "-o", "json")
+    w = workloads([JDK / "java", "-cp", java_class, "ForceGc", n])
+    wait_for(lambda: "tracing java GC in" in tool.stderr, 30, f"a JVM probed:\n{tool.stderr}")
+    w.collect()
+    events = events_of(tool, w.pid, n)
+    assert tool.stop() == 0
+    assert all(e["runtime"] == "java" for e in events)
 
 
 def test_not_a_runtime():
