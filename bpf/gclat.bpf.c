@@ -22,6 +22,9 @@
 #include <bpf/usdt.bpf.h>
 #include "gclat.h"
 
+/* Also send each Go stop-the-world pause of a cycle (--pauses). */
+const volatile bool report_pauses = false;
+
 #define GO_ARMED (1 << 0)	/* gcResetMarkState seen, cycle not begun */
 #define GO_TERMINATING (1 << 1)	/* gcMarkTermination seen */
 
@@ -138,6 +141,15 @@ int go_start_the_world(struct pt_regs *ctx)
 		return 0;
 	c->pause_ns += now - c->stw_start_ns;
 	c->pauses++;
+	if (report_pauses) {
+		e = new_event(GCLAT_GO, now, c->stw_start_ns);
+		if (e) {
+			e->kind = GCLAT_KIND_PAUSE;
+			e->pause_ns = e->duration_ns;
+			e->pauses = c->pauses;
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
 	c->stw_start_ns = 0;
 	if (!(c->flags & GO_TERMINATING))
 		return 0;

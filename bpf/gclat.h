@@ -17,6 +17,7 @@ enum gclat_runtime {
 enum gclat_kind {
 	GCLAT_KIND_GC,		/* a collection ended */
 	GCLAT_KIND_EXEC,	/* a process started a program: a runtime to probe? */
+	GCLAT_KIND_PAUSE,	/* Go: one stop-the-world within a cycle ended */
 };
 
 struct gclat_event {

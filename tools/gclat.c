@@ -31,6 +31,7 @@
 #define MAX_BINARIES 256
 #define OPT_HIST SONDE_OPT_LONG
 #define OPT_BINARY (SONDE_OPT_LONG + 1)
+#define OPT_PAUSES (SONDE_OPT_LONG + 2)
 
 static const char *const runtime_names[GCLAT_N_RUNTIMES] = {
 	[GCLAT_GO] = "go", [GCLAT_JAVA] = "java", [GCLAT_PYTHON] = "python",
@@ -102,6 +103,7 @@ struct runtime_hist {
 struct gclat {
 	struct sonde_args args;
 	bool hist;
+	bool pauses;		/* Go pauses as events of their own */
 	const char *binary_path;
 	struct gclat_bpf *skel;
 	struct sonde_session *session;
@@ -115,6 +117,7 @@ struct gclat {
 
 static const struct sonde_option options[] = {
 	{"hist", OPT_HIST, NULL, "print log2 histograms of GC durations (and Go pauses) per runtime"},
+	{"pauses", OPT_PAUSES, NULL, "also print each Go stop-the-world pause (adds an event column/field)"},
 	{"binary", OPT_BINARY, "PATH", "trace every process running this Go binary, libjvm.so or CPython"},
 	{0},
 };
@@ -126,6 +129,9 @@ static int parse_option(int key, const char *arg, void *ctx)
 	switch (key) {
 	case OPT_HIST:
 		g->hist = true;
+		return 0;
+	case OPT_PAUSES:
+		g->pauses = true;
 		return 0;
 	case OPT_BINARY:
 		if (access(arg, R_OK)) {
@@ -444,8 +450,9 @@ static int attach_runtimes(struct sonde_session *s, void *ctx)
 
 /* ---- output ---- */
 
+/* EVENT comes last: it is shown only with --pauses. */
 enum { COL_TIME, COL_PID, COL_COMM, COL_RUNTIME, COL_DURATION, COL_PAUSE, COL_GEN,
-       COL_COLLECTED, N_COLS };
+       COL_COLLECTED, COL_EVENT, N_COLS };
 
 static const struct sonde_column columns[N_COLS] = {
 	[COL_TIME] = {"TIME", 8, true},
@@ -456,7 +463,13 @@ static const struct sonde_column columns[N_COLS] = {
 	[COL_PAUSE] = {"PAUSE(ms)", 9, false},
 	[COL_GEN] = {"GEN", 3, false},
 	[COL_COLLECTED] = {"COLLECTED", 9, false},
+	[COL_EVENT] = {"EVENT", 5, true},
 };
+
+static const char *event_name(const struct gclat_event *e)
+{
+	return e->kind == GCLAT_KIND_PAUSE ? "pause" : "gc";
+}
 
 static int print_table(struct gclat *g, const struct gclat_event *e, uint64_t wall)
 {
@@ -482,6 +495,7 @@ static int print_table(struct gclat *g, const struct gclat_event *e, uint64_t wa
 	cells[COL_PAUSE] = pause;
 	cells[COL_GEN] = gen;
 	cells[COL_COLLECTED] = collected;
+	cells[COL_EVENT] = event_name(e);
 	return sonde_table_row(&g->table, cells);
 }
 
@@ -508,6 +522,8 @@ static int print_json(struct gclat *g, const struct gclat_event *e, uint64_t wal
 		sonde_json_null(j, "collected");
 	}
 	sonde_json_str(j, "container", sonde_container_of_pid(e->pid));
+	if (g->pauses)
+		sonde_json_str(j, "event", event_name(e));
 	return sonde_json_emit(j, stdout);
 }
 
@@ -624,6 +640,8 @@ int main(int argc, char **argv)
 			"python:gc__start/gc__done, with the generation and the number of objects\n"
 			"collected). Go functions are found in the binary's own function table, so\n"
 			"stripped Go binaries work; only uprobes on function entries are used.\n"
+			"--pauses also prints each Go stop-the-world pause as an event of its own\n"
+			"(EVENT column / \"event\" field: \"gc\" or \"pause\").\n"
 			"--hist prints log2 histograms per runtime instead, at the end or every -i.\n"
 			"Targets: -p PID, --binary PATH (every process running that Go binary,\n"
 			"libjvm.so or python), or with neither every process: the runtimes running\n"
@@ -650,6 +668,9 @@ int main(int argc, char **argv)
 	if (g.args.interval_ns && !g.hist) {
 		sonde_err("-i prints histograms: use it with --hist");
 		rc = SONDE_EXIT_USAGE;
+	} else if (g.pauses && g.hist) {
+		sonde_err("--hist already counts Go pauses per cycle: --pauses is for events");
+		rc = SONDE_EXIT_USAGE;
 	} else if (g.binary_path && g.args.n_pids) {
 		sonde_err("-p and --binary are two different targets: give one");
 		rc = SONDE_EXIT_USAGE;
@@ -675,7 +696,8 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	g.skel = skel;
-	sonde_table_init(&g.table, columns, N_COLS, stdout);
+	skel->rodata->report_pauses = g.pauses;
+	sonde_table_init(&g.table, columns, g.pauses ? N_COLS : N_COLS - 1, stdout);
 
 	const struct sonde_session_config cfg = {
 		.what = "garbage collections",

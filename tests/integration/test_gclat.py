@@ -118,6 +118,31 @@ def test_go_cycles_match_gctrace(go_binaries, workloads, build):
     assert theirs / 10 - 0.05 <= ours <= theirs * 10 + 1.0, (ours, theirs)
 
 
+def test_go_pause_events(go_binaries, workloads):
+    """--pauses: each cycle's stop-the-world pauses (at least sweep
+    termination and mark termination) come before it and add up to it."""
+    n = 3
+    w = workloads([go_binaries["dwarf"], n])
+    tool = Tool("gclat", "--pauses", "-o", "json", "-p", w.pid)
+    w.collect()
+    events_of(tool, w.pid, n * 3)
+    wait_for(lambda: len([e for e in tool.events() if e["event"] == "gc"]) == n, 30,
+             f"{n} cycles:\n{tool.stdout}")
+    assert tool.stop() == 0
+    pauses = []
+    for e in tool.events():
+        assert set(e) == FIELDS | {"event"} and e["runtime"] == "go"
+        if e["event"] == "pause":
+            assert e["duration_ns"] == e["pause_ns"] > 0
+            pauses.append(e)
+            continue
+        assert e["event"] == "gc" and len(pauses) >= 2
+        assert sum(p["pause_ns"] for p in pauses) == e["pause_ns"]
+        assert pauses[0]["ts_ns"] - pauses[0]["duration_ns"] >= e["ts_ns"] - e["duration_ns"]
+        pauses = []
+    assert not pauses
+
+
 def test_go_binary_target_table_and_hostile_name(go_binaries, workloads, tmp_path):
     """--binary traces every process running the file; the table shows a
     hostile process name harmlessly."""
@@ -294,3 +319,4 @@ def test_usage_errors():
     assert run("gclat", "-i", "1").returncode == 2
     assert run("gclat", "--binary", "/nonexistent").returncode == 2
     assert run("gclat", "--binary", "/bin/ls", "-p", "1").returncode == 2
+    assert run("gclat", "--hist", "--pauses").returncode == 2
