@@ -29,6 +29,9 @@
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_BINARIES 256
+/* Files found to hold no runtime we can trace, so that every exec of a
+ * common program (sh, gcc) is not parsed again; the oldest is forgotten. */
+#define MAX_NON_RUNTIMES 1024
 #define OPT_HIST SONDE_OPT_LONG
 #define OPT_BINARY (SONDE_OPT_LONG + 1)
 #define OPT_PAUSES (SONDE_OPT_LONG + 2)
@@ -89,9 +92,17 @@ struct binary {
 	char path[PATH_MAX];
 	dev_t dev;
 	ino_t ino;
+	struct timespec mtime;
 	pid_t pid;
 	enum gclat_runtime runtime;
 	uint64_t go_entries[N_OF(go_probes)];
+};
+
+/* A file's version: a program rewritten in place keeps its inode. */
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
 };
 
 struct runtime_hist {
@@ -110,6 +121,8 @@ struct gclat {
 	bool follow;		/* system-wide: probe programs started later too */
 	struct binary binaries[MAX_BINARIES];
 	size_t n_binaries;
+	struct file_id non_runtimes[MAX_NON_RUNTIMES];
+	size_t n_non_runtimes;	/* ever recorded: the ring's next slot, modulo */
 	struct runtime_hist hists[GCLAT_N_RUNTIMES];
 	struct sonde_table table;
 	struct sonde_json json;
@@ -199,18 +212,12 @@ static enum classify classify(const char *path, struct binary *b)
 {
 	struct sonde_go_buildinfo bi;
 	const char *missing = NULL;
-	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	enum classify c = NOT_A_RUNTIME;
 
-	if (fd < 0 || fstat(fd, &st)) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
 		return NOT_A_RUNTIME;
-	}
 	snprintf(b->path, sizeof(b->path), "%s", path);
-	b->dev = st.st_dev;
-	b->ino = st.st_ino;
 	if (!sonde_go_buildinfo_read_fd(fd, &bi)) {
 		b->runtime = GCLAT_GO;
 		c = IS_RUNTIME;
@@ -228,6 +235,18 @@ static enum classify classify(const char *path, struct binary *b)
 	}
 	close(fd);
 	return c;
+}
+
+static bool non_runtime(const struct gclat *g, const struct binary *b)
+{
+	size_t n = g->n_non_runtimes < MAX_NON_RUNTIMES ? g->n_non_runtimes : MAX_NON_RUNTIMES;
+
+	for (size_t i = 0; i < n; i++)
+		if (g->non_runtimes[i].dev == b->dev && g->non_runtimes[i].ino == b->ino &&
+		    g->non_runtimes[i].mtime.tv_sec == b->mtime.tv_sec &&
+		    g->non_runtimes[i].mtime.tv_nsec == b->mtime.tv_nsec)
+			return true;
+	return false;
 }
 
 static bool known(const struct gclat *g, const struct binary *b)
@@ -251,15 +270,24 @@ static bool consider(struct gclat *g, const char *path, pid_t pid, bool *unusabl
 		return false;
 	b.dev = st.st_dev;
 	b.ino = st.st_ino;
+	b.mtime = st.st_mtim;
 	if (known(g, &b))
 		return true;
+	if (non_runtime(g, &b))
+		return false;
 	c = classify(path, &b);
 	if (c == RUNTIME_UNUSABLE)
 		*unusable = true;
-	if (c != IS_RUNTIME)
+	if (c != IS_RUNTIME) {
+		g->non_runtimes[g->n_non_runtimes++ % MAX_NON_RUNTIMES] =
+			(struct file_id){b.dev, b.ino, b.mtime};
 		return false;
-	if (g->n_binaries < MAX_BINARIES)
-		g->binaries[g->n_binaries++] = b;
+	}
+	if (g->n_binaries == MAX_BINARIES) {
+		sonde_err("more than %d runtime files: %s is not traced", MAX_BINARIES, path);
+		return false;
+	}
+	g->binaries[g->n_binaries++] = b;
 	return true;
 }
 
