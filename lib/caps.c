@@ -47,6 +47,26 @@ int sonde_caps_check(void)
 	return SONDE_EXIT_PRIVILEGE;
 }
 
+/* Keeps of caps[] those the process holds: asking to keep one it lacks
+ * (e.g. CAP_SYS_RESOURCE outside a container's bounding set) would make
+ * cap_set_proc() fail and keep everything. Returns the new count. */
+static int only_permitted(cap_value_t *caps, int n)
+{
+	cap_t now = cap_get_proc();
+	int kept = 0;
+
+	if (!now)
+		return n;
+	for (int i = 0; i < n; i++) {
+		cap_flag_value_t v = CAP_CLEAR;
+
+		if (!cap_get_flag(now, caps[i], CAP_PERMITTED, &v) && v == CAP_SET)
+			caps[kept++] = caps[i];
+	}
+	cap_free(now);
+	return kept;
+}
+
 int sonde_caps_drop(unsigned keep)
 {
 	cap_value_t kept[12];
@@ -70,6 +90,7 @@ int sonde_caps_drop(unsigned keep)
 		kept[n++] = CAP_DAC_READ_SEARCH;
 		kept[n++] = CAP_SYS_RESOURCE;
 	}
+	n = only_permitted(kept, n);
 	caps = cap_init();
 	if (!caps)
 		return -errno;

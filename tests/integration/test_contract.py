@@ -7,8 +7,10 @@ import subprocess
 
 import pytest
 
-from harness import BUILD, Tool, run, tool_path
+from harness import BUILD, PYTHON, Tool, run, tool_path
 
+# Tools that trace a language runtime need a target that runs one.
+TARGETS = {"gclat": [PYTHON, "-c", "import time; time.sleep(60)"]}
 TOOLS = sorted(p.name[len("sonde-"):] for p in (BUILD / "tools").glob("sonde-*")
                if p.is_file() and p.stat().st_mode & 0o111)
 
@@ -68,7 +70,7 @@ def test_missing_container_and_cgroup(tool):
 
 @pytest.mark.parametrize("tool", TOOLS)
 def test_ends_when_target_process_exits(tool):
-    target = subprocess.Popen(["sleep", "60"])
+    target = subprocess.Popen(TARGETS.get(tool, ["sleep", "60"]))
     t = Tool(tool, "-p", target.pid)
     target.kill()
     target.wait()

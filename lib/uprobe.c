@@ -1,0 +1,117 @@
+/* Uprobes at virtual addresses: the kernel wants a file offset, which the
+ * program headers give (a segment maps [p_offset, p_offset + p_filesz) at
+ * p_vaddr). */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "sonde/uprobe.h"
+
+int sonde_elf_vaddr_to_offset(int fd, uint64_t vaddr, uint64_t *offset)
+{
+	size_t n = 0;
+	int err = -ENOENT;
+	Elf *elf;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EIO;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return -EIO;
+	if (elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &n)) {
+		elf_end(elf);
+		return -ENOEXEC;
+	}
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (vaddr >= ph.p_vaddr && vaddr - ph.p_vaddr < ph.p_filesz) {
+			*offset = vaddr - ph.p_vaddr + ph.p_offset;
+			err = 0;
+			break;
+		}
+	}
+	elf_end(elf);
+	return err;
+}
+
+struct bpf_link *sonde_uprobe_attach_vaddr(const struct bpf_program *prog, pid_t pid,
+					   const char *path, uint64_t vaddr)
+{
+	uint64_t offset;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err;
+
+	if (fd < 0)
+		return NULL;
+	err = sonde_elf_vaddr_to_offset(fd, vaddr, &offset);
+	close(fd);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	return bpf_program__attach_uprobe(prog, false, pid, path, offset);
+}
+
+/* A stapsdt note's descriptor: three addresses (pc, base, semaphore) of
+ * the ELF class's size, then "provider\0name\0arguments\0". */
+static bool note_is(const char *desc, size_t size, size_t addr_size, const char *provider,
+		    const char *name)
+{
+	size_t plen = strlen(provider) + 1, nlen = strlen(name) + 1;
+
+	if (size < 3 * addr_size + plen + nlen)
+		return false;
+	desc += 3 * addr_size;
+	return !memcmp(desc, provider, plen) && !memcmp(desc + plen, name, nlen);
+}
+
+int sonde_elf_has_usdt(int fd, const char *provider, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx, addr_size;
+	int found = 0;
+	Elf *elf;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EIO;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return -EIO;
+	if (elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx)) {
+		elf_end(elf);
+		return -ENOEXEC;
+	}
+	addr_size = gelf_getclass(elf) == ELFCLASS32 ? 4 : 8;
+	while (!found && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		GElf_Nhdr nh;
+		size_t off = 0, name_off, desc_off;
+		const char *sname;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		sname = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!sname || strcmp(sname, ".note.stapsdt"))
+			continue;
+		data = elf_getdata(scn, NULL);
+		while (data && !found &&
+		       (off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+			if (nh.n_type == 3 && nh.n_namesz == 8 &&
+			    !memcmp((char *)data->d_buf + name_off, "stapsdt", 8))
+				found = note_is((char *)data->d_buf + desc_off, nh.n_descsz,
+						addr_size, provider, name);
+		}
+	}
+	elf_end(elf);
+	return found;
+}
