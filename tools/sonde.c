@@ -9,7 +9,7 @@
 
 #include <sonde/log.h>
 
-#include "front.h"
+#include "front/front.h"
 
 static void usage(FILE *out)
 {
