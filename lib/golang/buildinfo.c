@@ -278,18 +278,13 @@ int sonde_go_buildinfo_read_image(const uint8_t *data, size_t size, struct sonde
 
 int sonde_go_buildinfo_read_fd(int fd, struct sonde_go_buildinfo *out)
 {
-	struct stat st;
+	size_t len;
 	void *map;
-	int err;
+	int err = elf_image_map_fd(fd, &map, &len);
 
-	if (fstat(fd, &st))
-		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
-		return -ENOEXEC;
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (map == MAP_FAILED)
-		return -errno;
-	err = sonde_go_buildinfo_read_image(map, (size_t)st.st_size, out);
-	munmap(map, (size_t)st.st_size);
+	if (err)
+		return err;
+	err = sonde_go_buildinfo_read_image(map, len, out);
+	munmap(map, len);
 	return err;
 }

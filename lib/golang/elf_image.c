@@ -1,6 +1,8 @@
 #include <elf.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "elf_image.h"
 
@@ -172,4 +174,19 @@ bool elf_image_read_addr(const struct elf_image *e, uint64_t vaddr, unsigned siz
 		return false;
 	*value = elf_le(p, size);
 	return true;
+}
+
+int elf_image_map_fd(int fd, void **map, size_t *len)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
+		return -ENOEXEC;
+	*map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (*map == MAP_FAILED)
+		return -errno;
+	*len = (size_t)st.st_size;
+	return 0;
 }

@@ -37,6 +37,9 @@ struct elf_segment {
 
 /* 0, or -ENOEXEC if data is not a little-endian ELF file. */
 int elf_image_open(struct elf_image *e, const uint8_t *data, size_t size);
+/* Maps a regular file read-only, whole: 0, or -errno (-ENOEXEC when it
+ * is not a regular, non-empty file). munmap(*map, *len) releases it. */
+int elf_image_map_fd(int fd, void **map, size_t *len);
 /* Section i; false if it lies outside the image. */
 bool elf_image_section(const struct elf_image *e, size_t i, struct elf_section *s);
 bool elf_image_find_section(const struct elf_image *e, const char *name, struct elf_section *s);

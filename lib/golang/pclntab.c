@@ -660,24 +660,19 @@ int sonde_gopclntab_open_table(const uint8_t *data, size_t size, struct sonde_go
 
 int sonde_gopclntab_open_fd(int fd, struct sonde_gopclntab **out)
 {
-	struct stat st;
+	size_t len;
 	void *map;
-	int err;
+	int err = elf_image_map_fd(fd, &map, &len);
 
-	if (fstat(fd, &st))
-		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
-		return -ENOEXEC;
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (map == MAP_FAILED)
-		return -errno;
-	err = sonde_gopclntab_open_image(map, (size_t)st.st_size, out);
+	if (err)
+		return err;
+	err = sonde_gopclntab_open_image(map, len, out);
 	if (err) {
-		munmap(map, (size_t)st.st_size);
+		munmap(map, len);
 		return err;
 	}
 	(*out)->map = map;
-	(*out)->map_len = (size_t)st.st_size;
+	(*out)->map_len = len;
 	return 0;
 }
 
