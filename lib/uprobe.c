@@ -13,21 +13,35 @@
 
 #include "sonde/uprobe.h"
 
+/* An ELF file read through libelf's mapping: 0, -EIO or -ENOEXEC. */
+static int open_elf(int fd, Elf **elf)
+{
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EIO;
+	*elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!*elf)
+		return -EIO;
+	if (elf_kind(*elf) != ELF_K_ELF) {
+		elf_end(*elf);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
 int sonde_elf_vaddr_to_offset(int fd, uint64_t vaddr, uint64_t *offset)
 {
 	size_t n = 0;
 	int err = -ENOENT;
 	Elf *elf;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EIO;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf)
-		return -EIO;
-	if (elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &n)) {
+	err = open_elf(fd, &elf);
+	if (err)
+		return err;
+	if (elf_getphdrnum(elf, &n)) {
 		elf_end(elf);
 		return -ENOEXEC;
 	}
+	err = -ENOENT;
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr ph;
 
@@ -78,15 +92,13 @@ int sonde_elf_has_usdt(int fd, const char *provider, const char *name)
 {
 	Elf_Scn *scn = NULL;
 	size_t shstrndx, addr_size;
-	int found = 0;
+	int found = 0, err;
 	Elf *elf;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EIO;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf)
-		return -EIO;
-	if (elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx)) {
+	err = open_elf(fd, &elf);
+	if (err)
+		return err;
+	if (elf_getshdrstrndx(elf, &shstrndx)) {
 		elf_end(elf);
 		return -ENOEXEC;
 	}
