@@ -117,17 +117,13 @@ struct outcome {
 	uint64_t latency_ns;			/* time waited for a timeout */
 };
 
-static void format_server(const struct sonde_dns_key *k, char *buf, size_t size)
+/* The port only when it is not DNS's own. */
+static void format_server(const struct sonde_dns_key *k, char buf[SONDE_ENDPOINT_STRLEN])
 {
-	char addr[SONDE_ADDR_STRLEN];
-
-	sonde_format_addr(k->af, k->server, addr);
 	if (k->server_port == 53)
-		snprintf(buf, size, "%s", addr);
-	else if (k->af == 10)
-		snprintf(buf, size, "[%s]:%u", addr, k->server_port);
+		sonde_format_addr(k->af, k->server, buf);
 	else
-		snprintf(buf, size, "%s:%u", addr, k->server_port);
+		sonde_format_endpoint(k->af, k->server, k->server_port, buf);
 }
 
 static const char *rcode_of(const struct outcome *o, char buf[16])
@@ -143,7 +139,7 @@ static const char *proto_name(const struct sonde_dns_key *k)
 static int print_table(struct dns_tool *t, const struct outcome *o)
 {
 	const struct sonde_dns_query *q = o->q;
-	char when[16], pid[16], server[SONDE_ADDR_STRLEN + 8], id[8], qtype[16], rcode[16];
+	char when[16], pid[16], server[SONDE_ENDPOINT_STRLEN], id[8], qtype[16], rcode[16];
 	char lat[32], comm[17], answers[2048];
 	const char *cells[N_COLS];
 	size_t used = 0;
@@ -151,7 +147,7 @@ static int print_table(struct dns_tool *t, const struct outcome *o)
 	sonde_format_clock(sonde_mono_to_wall_ns(q->sent_ns), when);
 	snprintf(pid, sizeof(pid), "%u", q->pid);
 	snprintf(comm, sizeof(comm), "%.16s", q->comm);
-	format_server(&q->key, server, sizeof(server));
+	format_server(&q->key, server);
 	snprintf(id, sizeof(id), "%u", q->key.id);
 	snprintf(lat, sizeof(lat), "%.3f", o->latency_ns / 1e6);
 	answers[0] = 0;
@@ -465,17 +461,13 @@ static const struct sonde_probe probes[] = {
 	{
 		.name = "packets sent",
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "xmit_btf", "net/net_dev_queue"},
-			{SONDE_ATTACH_RAW_TP, "xmit_raw", "net/net_dev_queue"},
-			{SONDE_ATTACH_TRACEPOINT, "xmit_tp", "net/net_dev_queue"},
+			SONDE_ALTS_TRACEPOINT("xmit", "net/net_dev_queue"),
 		},
 	},
 	{
 		.name = "packets received",
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "receive_btf", "net/netif_receive_skb"},
-			{SONDE_ATTACH_RAW_TP, "receive_raw", "net/netif_receive_skb"},
-			{SONDE_ATTACH_TRACEPOINT, "receive_tp", "net/netif_receive_skb"},
+			SONDE_ALTS_TRACEPOINT("receive", "net/netif_receive_skb"),
 		},
 	},
 	/* Only attributes DNS-over-TCP segments sent from softirq. */

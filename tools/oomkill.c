@@ -265,33 +265,22 @@ static int on_event(void *ctx, const void *data, size_t size)
 	return print_table(o, &r);
 }
 
-/* Both tables name the same alternatives; they differ in the mark_victim
- * programs, which must match the tracepoint's prototype on this kernel. */
-static const struct sonde_probe probes_task_proto[] = {
-	{
-		.name = "OOM kills",
-		.alts = {
-			{SONDE_ATTACH_FENTRY, "kill_process_fentry", "oom_kill_process"},
-			{SONDE_ATTACH_KPROBE, "kill_process_kprobe", "oom_kill_process"},
-			{SONDE_ATTACH_TP_BTF, "mark_victim_task_btf", "oom/mark_victim"},
-			{SONDE_ATTACH_RAW_TP, "mark_victim_task_raw", "oom/mark_victim"},
-			{SONDE_ATTACH_TRACEPOINT, "mark_victim_tp", "oom/mark_victim"},
-		},
-	},
-};
+/* Both tables name the same alternatives; they differ in the tp_btf and
+ * raw_tp mark_victim programs, which must match the tracepoint's prototype
+ * on this kernel: PROTO is "task" or "pid". */
+#define OOM_KILL_PROBE(proto) {							\
+	.name = "OOM kills",							\
+	.alts = {								\
+		{SONDE_ATTACH_FENTRY, "kill_process_fentry", "oom_kill_process"},	\
+		{SONDE_ATTACH_KPROBE, "kill_process_kprobe", "oom_kill_process"},	\
+		{SONDE_ATTACH_TP_BTF, "mark_victim_" proto "_btf", "oom/mark_victim"},	\
+		{SONDE_ATTACH_RAW_TP, "mark_victim_" proto "_raw", "oom/mark_victim"},	\
+		{SONDE_ATTACH_TRACEPOINT, "mark_victim_tp", "oom/mark_victim"},	\
+	},									\
+}
 
-static const struct sonde_probe probes_pid_proto[] = {
-	{
-		.name = "OOM kills",
-		.alts = {
-			{SONDE_ATTACH_FENTRY, "kill_process_fentry", "oom_kill_process"},
-			{SONDE_ATTACH_KPROBE, "kill_process_kprobe", "oom_kill_process"},
-			{SONDE_ATTACH_TP_BTF, "mark_victim_pid_btf", "oom/mark_victim"},
-			{SONDE_ATTACH_RAW_TP, "mark_victim_pid_raw", "oom/mark_victim"},
-			{SONDE_ATTACH_TRACEPOINT, "mark_victim_tp", "oom/mark_victim"},
-		},
-	},
-};
+static const struct sonde_probe probes_task_proto[] = {OOM_KILL_PROBE("task")};
+static const struct sonde_probe probes_pid_proto[] = {OOM_KILL_PROBE("pid")};
 
 /* Does oom:mark_victim pass the victim's task (6.9 and later, and stable
  * backports) rather than its pid? From the BTF prototype; without BTF

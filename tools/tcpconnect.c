@@ -196,18 +196,14 @@ static const struct sonde_probe probes[] = {
 		.name = "TCP resets received",
 		.optional = true,
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "reset_btf", "tcp/tcp_receive_reset"},
-			{SONDE_ATTACH_RAW_TP, "reset_raw", "tcp/tcp_receive_reset"},
-			{SONDE_ATTACH_TRACEPOINT, "reset_tp", "tcp/tcp_receive_reset"},
+			SONDE_ALTS_TRACEPOINT("reset", "tcp/tcp_receive_reset"),
 		},
 	},
 	{
 		.name = "TCP retransmits",
 		.optional = true,
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "retransmit_btf", "tcp/tcp_retransmit_skb"},
-			{SONDE_ATTACH_RAW_TP, "retransmit_raw", "tcp/tcp_retransmit_skb"},
-			{SONDE_ATTACH_TRACEPOINT, "retransmit_tp", "tcp/tcp_retransmit_skb"},
+			SONDE_ALTS_TRACEPOINT("retransmit", "tcp/tcp_retransmit_skb"),
 		},
 	},
 	{

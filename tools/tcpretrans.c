@@ -319,9 +319,7 @@ static const struct sonde_probe probes[] = {
 	{
 		.name = "TCP retransmits",
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "retransmit_btf", "tcp/tcp_retransmit_skb"},
-			{SONDE_ATTACH_RAW_TP, "retransmit_raw", "tcp/tcp_retransmit_skb"},
-			{SONDE_ATTACH_TRACEPOINT, "retransmit_tp", "tcp/tcp_retransmit_skb"},
+			SONDE_ALTS_TRACEPOINT("retransmit", "tcp/tcp_retransmit_skb"),
 		},
 	},
 	/* Owners: connect() and close. */
