@@ -17,7 +17,7 @@ enum sonde_stat {
 	SONDE_STAT_MAX = SONDE_STAT_TOOL + SONDE_STAT_TOOL_SLOTS,
 };
 
-/* Filters the library sets before load (see lib/filter.c). */
+/* Filters the library sets before load (see lib/target.c). */
 #define SONDE_MAX_FILTER_PIDS 1024
 
 #endif

@@ -9,7 +9,7 @@
 
 #include "fixtures.h"
 
-static void fail(const char *what, const char *path)
+static __attribute__((noreturn)) void fail(const char *what, const char *path)
 {
 	fprintf(stderr, "fixture: %s %s: %s\n", what, path, strerror(errno));
 	exit(1);
