@@ -70,22 +70,6 @@ struct {
 	__type(value, struct dns_event);
 } scratch SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, DNS_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} dns_stats SEC(".maps");
-
-static __always_inline void dns_stat_inc(enum dns_stat stat)
-{
-	__u32 key = stat;
-	__u64 *v = bpf_map_lookup_elem(&dns_stats, &key);
-
-	if (v)
-		(*v)++;
-}
-
 /* Can current be the task that sent through sk? Not a kernel thread (the
  * idle task, ksoftirqd, workers) and not a task of another network
  * namespace. A tracing program cannot read the preempt count here (the
@@ -173,7 +157,7 @@ static __always_inline bool parse_headers(unsigned char *head, __u32 nh, __u32 l
 		hdr_len = (first & 0xf) * 4;
 		ip_len = bpf_ntohs(ip.tot_len);
 		if (hdr_len < sizeof(ip) || ip_len < hdr_len) {
-			dns_stat_inc(DNS_STAT_BAD_HEADER);
+			sonde_stat_inc(DNS_STAT_BAD_HEADER);
 			return false;
 		}
 		l4->af = AF_INET;
@@ -224,7 +208,7 @@ static __always_inline bool parse_headers(unsigned char *head, __u32 nh, __u32 l
 	if (egress ? l4->dport != dns_port : l4->sport != dns_port)
 		return false;
 	if (ip_len < hdr_len) {
-		dns_stat_inc(DNS_STAT_BAD_HEADER);
+		sonde_stat_inc(DNS_STAT_BAD_HEADER);
 		return false;
 	}
 	l4->payload_off = l4_off + hdr_len;
@@ -241,7 +225,7 @@ static __always_inline __u32 copy_linear(struct dns_event *e, unsigned char *hea
 
 	if (l4->payload_off >= linear_end) {
 		e->flags |= DNS_F_NONLINEAR;
-		dns_stat_inc(DNS_STAT_NONLINEAR);
+		sonde_stat_inc(DNS_STAT_NONLINEAR);
 		return 0;
 	}
 	if (n > linear_end - l4->payload_off)
@@ -318,7 +302,7 @@ static __always_inline int handle_skb(struct sk_buff *skb, bool egress, bool who
 	e->captured = l4.payload_len < DNS_MAX_PAYLOAD ? l4.payload_len : DNS_MAX_PAYLOAD;
 	copy = e->skip + e->captured;
 	if (copy > skb_len) {
-		dns_stat_inc(DNS_STAT_BAD_HEADER);
+		sonde_stat_inc(DNS_STAT_BAD_HEADER);
 		return 0;
 	}
 	if (bpf_skb_output(skb, &tcp_payloads, BPF_F_CURRENT_CPU | ((__u64)copy << 32), e,

@@ -6,6 +6,7 @@
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif
+#include "sonde_stats.h"
 
 /* Bytes of DNS payload copied per packet: a classic UDP DNS message. The
  * header and question are always within it; long answers may be cut. A
@@ -25,11 +26,10 @@ enum dns_event_flags {
 	DNS_F_NONLINEAR = 1 << 1,
 };
 
-/* Counters of the dns_stats map (per CPU). */
+/* sonde-dns's own slots of the sonde_stats map. */
 enum dns_stat {
-	DNS_STAT_NONLINEAR,	/* payload in page fragments, not decoded */
+	DNS_STAT_NONLINEAR = SONDE_STAT_TOOL,	/* payload in page fragments, not decoded */
 	DNS_STAT_BAD_HEADER,	/* IP/UDP/TCP header unreadable or inconsistent */
-	DNS_STAT_MAX,
 };
 
 struct dns_event {

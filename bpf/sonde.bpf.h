@@ -37,7 +37,8 @@ struct {
 	__type(value, __u64);
 } sonde_stats SEC(".maps");
 
-static __always_inline void sonde_stat_inc(enum sonde_stat stat)
+/* stat: an enum sonde_stat, or one of the tool's own from SONDE_STAT_TOOL. */
+static __always_inline void sonde_stat_inc(__u32 stat)
 {
 	__u32 key = stat;
 	__u64 *v = bpf_map_lookup_elem(&sonde_stats, &key);

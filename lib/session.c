@@ -392,6 +392,36 @@ static bool report_losses(struct sonde_session *s)
 	return skipped || lost || full || stacks;
 }
 
+/* The tool's own counters; returns true if one that counts losses is not
+ * zero. */
+static bool report_tool_stats(struct sonde_session *s)
+{
+	bool lost = false;
+
+	for (size_t i = 0; i < s->cfg->n_stats; i++) {
+		const struct sonde_stat_name *stat = &s->cfg->stats[i];
+		uint64_t n = sonde_session_stat(s, stat->slot);
+
+		if (!n)
+			continue;
+		sonde_err("%llu %s", (unsigned long long)n, stat->what);
+		lost |= stat->lost;
+	}
+	return lost;
+}
+
+/* A slot outside the tool's part of the map would read another counter. */
+static bool tool_stats_valid(const struct sonde_session_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_stats; i++) {
+		if (cfg->stats[i].slot < SONDE_STAT_TOOL || cfg->stats[i].slot >= SONDE_STAT_MAX) {
+			sonde_err("internal error: stat slot %u is not one of the tool's", cfg->stats[i].slot);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* ---- event loop ---- */
 
 static int on_ringbuf(void *ctx, void *data, size_t size)
@@ -621,7 +651,7 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 				  .interval_fd = -1, .deadline_fd = -1, .tick_fd = -1};
 	int rc;
 
-	if (cfg->n_probes > sizeof(s.chosen) / sizeof(s.chosen[0]))
+	if (cfg->n_probes > sizeof(s.chosen) / sizeof(s.chosen[0]) || !tool_stats_valid(cfg))
 		return SONDE_EXIT_RUNTIME;
 	signal(SIGPIPE, SIG_IGN);
 	libbpf_set_print(libbpf_log);
@@ -673,8 +703,13 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 		ring_buffer__consume(s.rb);
 	if (rc == 0 && cfg->on_end && !sonde_out_closed() && cfg->on_end(cfg->ctx) < 0)
 		rc = SONDE_EXIT_RUNTIME;
-	if (s.loaded && report_losses(&s) && cfg->args->strict && rc == 0)
-		rc = SONDE_EXIT_RUNTIME;
+	if (s.loaded) {
+		bool lost = report_losses(&s);
+
+		lost |= report_tool_stats(&s);
+		if (lost && cfg->args->strict && rc == 0)
+			rc = SONDE_EXIT_RUNTIME;
+	}
 	teardown_loop(&s);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include <sonde/out.h>
 #include <sonde/probes.h>
 #include <sonde/session.h>
+#include <sonde/tool_main.h>
 
 #include "dns.h"
 #include "dns.skel.h"
@@ -116,17 +117,13 @@ struct outcome {
 	uint64_t latency_ns;			/* time waited for a timeout */
 };
 
-static void format_server(const struct sonde_dns_key *k, char *buf, size_t size)
+/* The port only when it is not DNS's own. */
+static void format_server(const struct sonde_dns_key *k, char buf[SONDE_ENDPOINT_STRLEN])
 {
-	char addr[SONDE_ADDR_STRLEN];
-
-	sonde_format_addr(k->af, k->server, addr);
 	if (k->server_port == 53)
-		snprintf(buf, size, "%s", addr);
-	else if (k->af == 10)
-		snprintf(buf, size, "[%s]:%u", addr, k->server_port);
+		sonde_format_addr(k->af, k->server, buf);
 	else
-		snprintf(buf, size, "%s:%u", addr, k->server_port);
+		sonde_format_endpoint(k->af, k->server, k->server_port, buf);
 }
 
 static const char *rcode_of(const struct outcome *o, char buf[16])
@@ -142,7 +139,7 @@ static const char *proto_name(const struct sonde_dns_key *k)
 static int print_table(struct dns_tool *t, const struct outcome *o)
 {
 	const struct sonde_dns_query *q = o->q;
-	char when[16], pid[16], server[SONDE_ADDR_STRLEN + 8], id[8], qtype[16], rcode[16];
+	char when[16], pid[16], server[SONDE_ENDPOINT_STRLEN], id[8], qtype[16], rcode[16];
 	char lat[32], comm[17], answers[2048];
 	const char *cells[N_COLS];
 	size_t used = 0;
@@ -150,7 +147,7 @@ static int print_table(struct dns_tool *t, const struct outcome *o)
 	sonde_format_clock(sonde_mono_to_wall_ns(q->sent_ns), when);
 	snprintf(pid, sizeof(pid), "%u", q->pid);
 	snprintf(comm, sizeof(comm), "%.16s", q->comm);
-	format_server(&q->key, server, sizeof(server));
+	format_server(&q->key, server);
 	snprintf(id, sizeof(id), "%u", q->key.id);
 	snprintf(lat, sizeof(lat), "%.3f", o->latency_ns / 1e6);
 	answers[0] = 0;
@@ -434,42 +431,20 @@ static uint64_t tick_for(uint64_t timeout_ns)
 	return tick;
 }
 
-static uint64_t bpf_stat(struct dns_tool *t, enum dns_stat stat)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t sum = 0, *vals;
-	__u32 key = stat;
-
-	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
-		return 0;
-	if (!bpf_map__lookup_elem(t->skel->maps.dns_stats, &key, sizeof(key), vals,
-				  ncpu * sizeof(*vals), 0))
-		for (int i = 0; i < ncpu; i++)
-			sum += vals[i];
-	free(vals);
-	return sum;
-}
-
 /* At the end, still-unanswered queries are reported as TIMEOUT (with the
- * time they waited), and what could not be decoded is said on stderr. */
+ * time they waited), and what could not be decoded here is said on stderr
+ * (the session says what the BPF side could not: bpf_stats). */
 static int on_end(void *ctx)
 {
 	struct dns_tool *t = ctx;
-	uint64_t nonlinear = bpf_stat(t, DNS_STAT_NONLINEAR);
-	uint64_t bad_header = bpf_stat(t, DNS_STAT_BAD_HEADER);
 
 	drain_tcp(t);
 	sonde_dns_pending_expire(t->pending, UINT64_MAX, report_timeout, t);
 	sonde_info(1, "%llu queries (%llu retransmits), %llu answered, %llu responses without a query seen",
 		   (unsigned long long)t->n.queries, (unsigned long long)t->n.retransmits,
 		   (unsigned long long)t->n.responses, (unsigned long long)t->n.unmatched);
-	if (t->n.malformed || bad_header)
-		sonde_err("%llu malformed DNS packets ignored (%llu with bad IP/UDP/TCP headers)",
-			  (unsigned long long)(t->n.malformed + bad_header),
-			  (unsigned long long)bad_header);
-	if (nonlinear)
-		sonde_err("%llu DNS packets not decoded: payload in page fragments (DNS over TCP without tp_btf)",
-			  (unsigned long long)nonlinear);
+	if (t->n.malformed)
+		sonde_err("%llu malformed DNS packets ignored", (unsigned long long)t->n.malformed);
 	if (t->n.cut)
 		sonde_info(1, "%llu responses longer than the %d bytes captured: answers cut short",
 			   (unsigned long long)t->n.cut, DNS_MAX_PAYLOAD);
@@ -486,17 +461,13 @@ static const struct sonde_probe probes[] = {
 	{
 		.name = "packets sent",
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "xmit_btf", "net/net_dev_queue"},
-			{SONDE_ATTACH_RAW_TP, "xmit_raw", "net/net_dev_queue"},
-			{SONDE_ATTACH_TRACEPOINT, "xmit_tp", "net/net_dev_queue"},
+			SONDE_ALTS_TRACEPOINT("xmit", "net/net_dev_queue"),
 		},
 	},
 	{
 		.name = "packets received",
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "receive_btf", "net/netif_receive_skb"},
-			{SONDE_ATTACH_RAW_TP, "receive_raw", "net/netif_receive_skb"},
-			{SONDE_ATTACH_TRACEPOINT, "receive_tp", "net/netif_receive_skb"},
+			SONDE_ALTS_TRACEPOINT("receive", "net/netif_receive_skb"),
 		},
 	},
 	/* Only attributes DNS-over-TCP segments sent from softirq. */
@@ -509,9 +480,52 @@ static const struct sonde_probe probes[] = {
 	},
 };
 
-static void destroy_skel(struct dns_bpf **skel)
+/* Counted on the BPF side; the session reports them with its own. */
+static const struct sonde_stat_name bpf_stats[] = {
+	{DNS_STAT_NONLINEAR,
+	 "DNS packets not decoded: payload in page fragments (DNS over TCP without tp_btf)", true},
+	{DNS_STAT_BAD_HEADER, "DNS packets with bad IP/UDP/TCP headers ignored", false},
+};
+
+static int setup(void *ctx, struct sonde_session_config *cfg)
 {
-	dns_bpf__destroy(*skel);
+	struct dns_tool *t = ctx;
+
+	t->pending = sonde_dns_pending_new(MAX_PENDING);
+	t->skel = dns_bpf__open();
+	if (!t->pending || !t->skel) {
+		sonde_err("cannot open the BPF object: %s", strerror(errno));
+		return SONDE_EXIT_RUNTIME;
+	}
+	t->skel->rodata->dns_port = t->port;
+	sonde_table_init(&t->table, columns, N_COLS, stdout);
+	*cfg = (struct sonde_session_config){
+		.what = "DNS queries",
+		.obj = t->skel->obj,
+		.probes = probes,
+		.n_probes = sizeof(probes) / sizeof(probes[0]),
+		.header = &t->table,
+		.on_event = on_event,
+		.on_tick = on_tick,
+		.tick_ns = tick_for(t->timeout_ns),
+		.on_end = on_end,
+		.attach_extra = open_tcp_buffer,
+		.stats = bpf_stats,
+		.n_stats = sizeof(bpf_stats) / sizeof(bpf_stats[0]),
+		.ctx = t,
+	};
+	return 0;
+}
+
+static void teardown(void *ctx)
+{
+	struct dns_tool *t = ctx;
+
+	perf_buffer__free(t->tcp_pb);
+	free(t->tcp_batch.events);
+	sonde_dns_pending_free(t->pending);
+	dns_bpf__destroy(t->skel);
+	sonde_json_free(&t->json);
 }
 
 int main(int argc, char **argv)
@@ -541,41 +555,7 @@ int main(int argc, char **argv)
 		.parse = parse_option,
 		.ctx = &t,
 	};
-	struct dns_bpf *skel __attribute__((cleanup(destroy_skel))) = NULL;
-	int rc = sonde_cli_parse(&tool, argc, argv, &t.args);
+	const struct sonde_tool_main m = {&tool, &t.args, setup, teardown};
 
-	if (rc != SONDE_CLI_CONTINUE)
-		return rc;
-	t.pending = sonde_dns_pending_new(MAX_PENDING);
-	skel = dns_bpf__open();
-	if (!t.pending || !skel) {
-		sonde_err("cannot open the BPF object: %s", strerror(errno));
-		sonde_dns_pending_free(t.pending);
-		return SONDE_EXIT_RUNTIME;
-	}
-	t.skel = skel;
-	skel->rodata->dns_port = t.port;
-	sonde_table_init(&t.table, columns, N_COLS, stdout);
-
-	const struct sonde_session_config cfg = {
-		.what = "DNS queries",
-		.args = &t.args,
-		.obj = skel->obj,
-		.probes = probes,
-		.n_probes = sizeof(probes) / sizeof(probes[0]),
-		.header = &t.table,
-		.on_event = on_event,
-		.on_tick = on_tick,
-		.tick_ns = tick_for(t.timeout_ns),
-		.on_end = on_end,
-		.attach_extra = open_tcp_buffer,
-		.ctx = &t,
-	};
-	rc = sonde_session_run(&cfg);
-	perf_buffer__free(t.tcp_pb);
-	free(t.tcp_batch.events);
-	sonde_dns_pending_free(t.pending);
-	sonde_json_free(&t.json);
-	sonde_args_free(&t.args);
-	return rc;
+	return sonde_tool_main(&m, argc, argv);
 }

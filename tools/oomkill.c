@@ -16,6 +16,7 @@
 #include <sonde/log.h>
 #include <sonde/out.h>
 #include <sonde/session.h>
+#include <sonde/tool_main.h>
 #include <sonde/tp_proto.h>
 
 #include "oomkill.h"
@@ -48,6 +49,7 @@ struct oomkill {
 	bool one_memory_node;	/* no cpuset or mempolicy constraint possible */
 	struct sonde_table table;
 	struct sonde_json json;
+	struct oomkill_bpf *skel;
 };
 
 static const char *const constraint_names[] = {
@@ -263,33 +265,22 @@ static int on_event(void *ctx, const void *data, size_t size)
 	return print_table(o, &r);
 }
 
-/* Both tables name the same alternatives; they differ in the mark_victim
- * programs, which must match the tracepoint's prototype on this kernel. */
-static const struct sonde_probe probes_task_proto[] = {
-	{
-		.name = "OOM kills",
-		.alts = {
-			{SONDE_ATTACH_FENTRY, "kill_process_fentry", "oom_kill_process"},
-			{SONDE_ATTACH_KPROBE, "kill_process_kprobe", "oom_kill_process"},
-			{SONDE_ATTACH_TP_BTF, "mark_victim_task_btf", "oom/mark_victim"},
-			{SONDE_ATTACH_RAW_TP, "mark_victim_task_raw", "oom/mark_victim"},
-			{SONDE_ATTACH_TRACEPOINT, "mark_victim_tp", "oom/mark_victim"},
-		},
-	},
-};
+/* Both tables name the same alternatives; they differ in the tp_btf and
+ * raw_tp mark_victim programs, which must match the tracepoint's prototype
+ * on this kernel: PROTO is "task" or "pid". */
+#define OOM_KILL_PROBE(proto) {							\
+	.name = "OOM kills",							\
+	.alts = {								\
+		{SONDE_ATTACH_FENTRY, "kill_process_fentry", "oom_kill_process"},	\
+		{SONDE_ATTACH_KPROBE, "kill_process_kprobe", "oom_kill_process"},	\
+		{SONDE_ATTACH_TP_BTF, "mark_victim_" proto "_btf", "oom/mark_victim"},	\
+		{SONDE_ATTACH_RAW_TP, "mark_victim_" proto "_raw", "oom/mark_victim"},	\
+		{SONDE_ATTACH_TRACEPOINT, "mark_victim_tp", "oom/mark_victim"},	\
+	},									\
+}
 
-static const struct sonde_probe probes_pid_proto[] = {
-	{
-		.name = "OOM kills",
-		.alts = {
-			{SONDE_ATTACH_FENTRY, "kill_process_fentry", "oom_kill_process"},
-			{SONDE_ATTACH_KPROBE, "kill_process_kprobe", "oom_kill_process"},
-			{SONDE_ATTACH_TP_BTF, "mark_victim_pid_btf", "oom/mark_victim"},
-			{SONDE_ATTACH_RAW_TP, "mark_victim_pid_raw", "oom/mark_victim"},
-			{SONDE_ATTACH_TRACEPOINT, "mark_victim_tp", "oom/mark_victim"},
-		},
-	},
-};
+static const struct sonde_probe probes_task_proto[] = {OOM_KILL_PROBE("task")};
+static const struct sonde_probe probes_pid_proto[] = {OOM_KILL_PROBE("pid")};
 
 /* Does oom:mark_victim pass the victim's task (6.9 and later, and stable
  * backports) rather than its pid? From the BTF prototype; without BTF
@@ -333,9 +324,45 @@ static bool one_memory_node(void)
 	return !strpbrk(nodes, ",-");
 }
 
-static void destroy_skel(struct oomkill_bpf **skel)
+static int setup(void *ctx, struct sonde_session_config *cfg)
 {
-	oomkill_bpf__destroy(*skel);
+	struct oomkill *o = ctx;
+	bool task_proto;
+
+	o->skel = oomkill_bpf__open();
+	if (!o->skel) {
+		sonde_err("cannot open the BPF object: %m");
+		return SONDE_EXIT_RUNTIME;
+	}
+	o->skel->rodata->page_kb = sysconf(_SC_PAGESIZE) / 1024;
+	task_proto = mark_victim_passes_task();
+	sonde_info(1, "oom:mark_victim passes the victim's %s", task_proto ? "task" : "pid");
+	/* Read now: kallsyms shows addresses only while we hold CAP_SYSLOG,
+	 * which the session drops once attached. */
+	o->oom_funcs = sonde_kfunc_ranges_load(path_funcs, N_PATH_FUNCS);
+	sonde_info(1, "%zu kernel OOM-path function ranges known for the constraint",
+		   sonde_kfunc_ranges_count(o->oom_funcs));
+	o->one_memory_node = one_memory_node();
+	sonde_table_init(&o->table, columns, N_COLS, stdout);
+	*cfg = (struct sonde_session_config){
+		.what = "OOM kills",
+		.obj = o->skel->obj,
+		.probes = task_proto ? probes_task_proto : probes_pid_proto,
+		.n_probes = 1,
+		.header = &o->table,
+		.on_event = on_event,
+		.ctx = o,
+	};
+	return 0;
+}
+
+static void teardown(void *ctx)
+{
+	struct oomkill *o = ctx;
+
+	sonde_kfunc_ranges_free(o->oom_funcs);
+	oomkill_bpf__destroy(o->skel);
+	sonde_json_free(&o->json);
 }
 
 int main(int argc, char **argv)
@@ -358,42 +385,9 @@ int main(int argc, char **argv)
 			"  sonde-oomkill -c /sys/fs/cgroup/memory/batch   only victims in that cgroup\n"
 			"  sonde-oomkill -C 3f2a1b -d 1h        only container 3f2a1b..., for an hour\n",
 		.formats = SONDE_FMT_TABLE | SONDE_FMT_JSON,
-	};
-	struct oomkill_bpf *skel __attribute__((cleanup(destroy_skel))) = NULL;
-	int rc = sonde_cli_parse(&tool, argc, argv, &o.args);
-	bool task_proto;
-
-	if (rc != SONDE_CLI_CONTINUE)
-		return rc;
-	skel = oomkill_bpf__open();
-	if (!skel) {
-		sonde_err("cannot open the BPF object: %m");
-		return SONDE_EXIT_RUNTIME;
-	}
-	skel->rodata->page_kb = sysconf(_SC_PAGESIZE) / 1024;
-	task_proto = mark_victim_passes_task();
-	sonde_info(1, "oom:mark_victim passes the victim's %s", task_proto ? "task" : "pid");
-	/* Read now: kallsyms shows addresses only while we hold CAP_SYSLOG,
-	 * which the session drops once attached. */
-	o.oom_funcs = sonde_kfunc_ranges_load(path_funcs, N_PATH_FUNCS);
-	sonde_info(1, "%zu kernel OOM-path function ranges known for the constraint",
-		   sonde_kfunc_ranges_count(o.oom_funcs));
-	o.one_memory_node = one_memory_node();
-	sonde_table_init(&o.table, columns, N_COLS, stdout);
-
-	const struct sonde_session_config cfg = {
-		.what = "OOM kills",
-		.args = &o.args,
-		.obj = skel->obj,
-		.probes = task_proto ? probes_task_proto : probes_pid_proto,
-		.n_probes = 1,
-		.header = &o.table,
-		.on_event = on_event,
 		.ctx = &o,
 	};
-	rc = sonde_session_run(&cfg);
-	sonde_kfunc_ranges_free(o.oom_funcs);
-	sonde_json_free(&o.json);
-	sonde_args_free(&o.args);
-	return rc;
+	const struct sonde_tool_main m = {&tool, &o.args, setup, teardown};
+
+	return sonde_tool_main(&m, argc, argv);
 }

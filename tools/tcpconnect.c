@@ -8,9 +8,9 @@
 #include <sonde/log.h>
 #include <sonde/net.h>
 #include <sonde/out.h>
-#include <sonde/rodata.h>
 #include <sonde/probes.h>
 #include <sonde/session.h>
+#include <sonde/tool_main.h>
 
 #include "tcpconnect.h"
 #include "tcpconnect.skel.h"
@@ -26,6 +26,7 @@ struct tcpconnect {
 	size_t n_ports;
 	struct sonde_table table;
 	struct sonde_json json;
+	struct tcpconnect_bpf *skel;
 };
 
 static const struct sonde_option options[] = {
@@ -195,18 +196,14 @@ static const struct sonde_probe probes[] = {
 		.name = "TCP resets received",
 		.optional = true,
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "reset_btf", "tcp/tcp_receive_reset"},
-			{SONDE_ATTACH_RAW_TP, "reset_raw", "tcp/tcp_receive_reset"},
-			{SONDE_ATTACH_TRACEPOINT, "reset_tp", "tcp/tcp_receive_reset"},
+			SONDE_ALTS_TRACEPOINT("reset", "tcp/tcp_receive_reset"),
 		},
 	},
 	{
 		.name = "TCP retransmits",
 		.optional = true,
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "retransmit_btf", "tcp/tcp_retransmit_skb"},
-			{SONDE_ATTACH_RAW_TP, "retransmit_raw", "tcp/tcp_retransmit_skb"},
-			{SONDE_ATTACH_TRACEPOINT, "retransmit_tp", "tcp/tcp_retransmit_skb"},
+			SONDE_ALTS_TRACEPOINT("retransmit", "tcp/tcp_retransmit_skb"),
 		},
 	},
 	{
@@ -219,9 +216,38 @@ static const struct sonde_probe probes[] = {
 	},
 };
 
-static void destroy_skel(struct tcpconnect_bpf **skel)
+static int setup(void *ctx, struct sonde_session_config *cfg)
 {
-	tcpconnect_bpf__destroy(*skel);
+	struct tcpconnect *t = ctx;
+
+	t->skel = tcpconnect_bpf__open();
+	if (!t->skel) {
+		sonde_err("cannot open the BPF object: %m");
+		return SONDE_EXIT_RUNTIME;
+	}
+	t->skel->rodata->report_attempts = t->attempts;
+	t->skel->rodata->n_ports = t->n_ports;
+	for (size_t i = 0; i < t->n_ports; i++)
+		t->skel->rodata->ports[i] = t->ports[i];
+	setup_table(t);
+	*cfg = (struct sonde_session_config){
+		.what = "TCP connects",
+		.obj = t->skel->obj,
+		.probes = probes,
+		.n_probes = sizeof(probes) / sizeof(probes[0]),
+		.header = &t->table,
+		.on_event = on_event,
+		.ctx = t,
+	};
+	return 0;
+}
+
+static void teardown(void *ctx)
+{
+	struct tcpconnect *t = ctx;
+
+	tcpconnect_bpf__destroy(t->skel);
+	sonde_json_free(&t->json);
 }
 
 int main(int argc, char **argv)
@@ -246,34 +272,7 @@ int main(int argc, char **argv)
 		.parse = parse_option,
 		.ctx = &t,
 	};
-	struct tcpconnect_bpf *skel __attribute__((cleanup(destroy_skel))) = NULL;
-	int rc = sonde_cli_parse(&tool, argc, argv, &t.args);
+	const struct sonde_tool_main m = {&tool, &t.args, setup, teardown};
 
-	if (rc != SONDE_CLI_CONTINUE)
-		return rc;
-	skel = tcpconnect_bpf__open();
-	if (!skel) {
-		sonde_err("cannot open the BPF object: %m");
-		return SONDE_EXIT_RUNTIME;
-	}
-	skel->rodata->report_attempts = t.attempts;
-	skel->rodata->n_ports = t.n_ports;
-	for (size_t i = 0; i < t.n_ports; i++)
-		skel->rodata->ports[i] = t.ports[i];
-	setup_table(&t);
-
-	const struct sonde_session_config cfg = {
-		.what = "TCP connects",
-		.args = &t.args,
-		.obj = skel->obj,
-		.probes = probes,
-		.n_probes = sizeof(probes) / sizeof(probes[0]),
-		.header = &t.table,
-		.on_event = on_event,
-		.ctx = &t,
-	};
-	rc = sonde_session_run(&cfg);
-	sonde_json_free(&t.json);
-	sonde_args_free(&t.args);
-	return rc;
+	return sonde_tool_main(&m, argc, argv);
 }

@@ -17,6 +17,7 @@
 #include <sonde/probes.h>
 #include <sonde/session.h>
 #include <sonde/sockowner.h>
+#include <sonde/tool_main.h>
 
 #include "tcpretrans.h"
 #include "tcpretrans.skel.h"
@@ -318,9 +319,7 @@ static const struct sonde_probe probes[] = {
 	{
 		.name = "TCP retransmits",
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "retransmit_btf", "tcp/tcp_retransmit_skb"},
-			{SONDE_ATTACH_RAW_TP, "retransmit_raw", "tcp/tcp_retransmit_skb"},
-			{SONDE_ATTACH_TRACEPOINT, "retransmit_tp", "tcp/tcp_retransmit_skb"},
+			SONDE_ALTS_TRACEPOINT("retransmit", "tcp/tcp_retransmit_skb"),
 		},
 	},
 	/* Owners: connect() and close. */
@@ -354,9 +353,60 @@ static const struct sonde_probe probes[] = {
 	},
 };
 
-static void destroy_skel(struct tcpretrans_bpf **skel)
+static int setup(void *ctx, struct sonde_session_config *cfg)
 {
-	tcpretrans_bpf__destroy(*skel);
+	struct tcpretrans *t = ctx;
+
+	if (t->args.interval_ns && !t->count) {
+		sonde_err("-i needs --count (events are printed as they happen)");
+		return SONDE_EXIT_USAGE;
+	}
+	t->skel = tcpretrans_bpf__open();
+	if (!t->skel) {
+		sonde_err("cannot open the BPF object: %m");
+		return SONDE_EXIT_RUNTIME;
+	}
+	t->skel->rodata->count_mode = t->count;
+	t->skel->rodata->n_ports = t->n_ports;
+	for (size_t i = 0; i < t->n_ports; i++)
+		t->skel->rodata->ports[i] = t->ports[i];
+	if (t->count)
+		sonde_table_init(&t->table, count_columns,
+				 sizeof(count_columns) / sizeof(count_columns[0]), stdout);
+	else
+		sonde_table_init(&t->table, event_columns,
+				 sizeof(event_columns) / sizeof(event_columns[0]), stdout);
+	*cfg = (struct sonde_session_config){
+		.what = "TCP retransmissions",
+		.obj = t->skel->obj,
+		.probes = probes,
+		.n_probes = sizeof(probes) / sizeof(probes[0]),
+		.header = t->count ? NULL : &t->table,
+		.on_event = t->count ? NULL : on_event,
+		.on_interval = t->count ? on_interval : NULL,
+		.on_end = t->count ? on_end : NULL,
+		.ctx = t,
+		/* /proc/PID/fd of other processes, for owners BPF did not see */
+		.keep_caps = SONDE_KEEP_PROC_READ,
+	};
+	return 0;
+}
+
+static void teardown(void *ctx)
+{
+	struct tcpretrans *t = ctx;
+
+	if (t->unknown_owner)
+		sonde_err("%llu retransmission%s on sockets whose owner is unknown (pid 0): "
+			  "closed by their process, or held by none",
+			  (unsigned long long)t->unknown_owner, t->unknown_owner == 1 ? "" : "s");
+	if (sonde_sock_owner_scans())
+		sonde_info(1, "looked for socket owners in /proc %llu time%s",
+			   (unsigned long long)sonde_sock_owner_scans(),
+			   sonde_sock_owner_scans() == 1 ? "" : "s");
+	sonde_sock_owner_reset();
+	tcpretrans_bpf__destroy(t->skel);
+	sonde_json_free(&t->json);
 }
 
 int main(int argc, char **argv)
@@ -391,59 +441,7 @@ int main(int argc, char **argv)
 		.parse = parse_option,
 		.ctx = &t,
 	};
-	struct tcpretrans_bpf *skel __attribute__((cleanup(destroy_skel))) = NULL;
-	int rc = sonde_cli_parse(&tool, argc, argv, &t.args);
+	const struct sonde_tool_main m = {&tool, &t.args, setup, teardown};
 
-	if (rc != SONDE_CLI_CONTINUE)
-		return rc;
-	if (t.args.interval_ns && !t.count) {
-		sonde_err("-i needs --count (events are printed as they happen)");
-		sonde_args_free(&t.args);
-		return SONDE_EXIT_USAGE;
-	}
-	skel = tcpretrans_bpf__open();
-	if (!skel) {
-		sonde_err("cannot open the BPF object: %m");
-		sonde_args_free(&t.args);
-		return SONDE_EXIT_RUNTIME;
-	}
-	t.skel = skel;
-	skel->rodata->count_mode = t.count;
-	skel->rodata->n_ports = t.n_ports;
-	for (size_t i = 0; i < t.n_ports; i++)
-		skel->rodata->ports[i] = t.ports[i];
-	if (t.count)
-		sonde_table_init(&t.table, count_columns,
-				 sizeof(count_columns) / sizeof(count_columns[0]), stdout);
-	else
-		sonde_table_init(&t.table, event_columns,
-				 sizeof(event_columns) / sizeof(event_columns[0]), stdout);
-
-	const struct sonde_session_config cfg = {
-		.what = "TCP retransmissions",
-		.args = &t.args,
-		.obj = skel->obj,
-		.probes = probes,
-		.n_probes = sizeof(probes) / sizeof(probes[0]),
-		.header = t.count ? NULL : &t.table,
-		.on_event = t.count ? NULL : on_event,
-		.on_interval = t.count ? on_interval : NULL,
-		.on_end = t.count ? on_end : NULL,
-		.ctx = &t,
-		/* /proc/PID/fd of other processes, for owners BPF did not see */
-		.keep_caps = SONDE_KEEP_PROC_READ,
-	};
-	rc = sonde_session_run(&cfg);
-	if (t.unknown_owner)
-		sonde_err("%llu retransmission%s on sockets whose owner is unknown (pid 0): "
-			  "closed by their process, or held by none",
-			  (unsigned long long)t.unknown_owner, t.unknown_owner == 1 ? "" : "s");
-	if (sonde_sock_owner_scans())
-		sonde_info(1, "looked for socket owners in /proc %llu time%s",
-			   (unsigned long long)sonde_sock_owner_scans(),
-			   sonde_sock_owner_scans() == 1 ? "" : "s");
-	sonde_sock_owner_reset();
-	sonde_json_free(&t.json);
-	sonde_args_free(&t.args);
-	return rc;
+	return sonde_tool_main(&m, argc, argv);
 }

@@ -15,36 +15,12 @@
 #include <sonde/golang.h>
 
 #include "check.h"
+#include "fixtures.h"
 
 #define MODULE "example.com/sonde/gosym_workload"
 
-static const char *binary_path, *stripped_path, *pie_path;
+static struct fixture_go_workload go;
 static char go_version[64];
-
-struct file {
-	uint8_t *data;
-	size_t size;
-};
-
-static struct file read_file(const char *path)
-{
-	struct file f = {0};
-	FILE *in = fopen(path, "rb");
-
-	if (!in) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
-		exit(1);
-	}
-	fseek(in, 0, SEEK_END);
-	f.size = (size_t)ftell(in);
-	rewind(in);
-	f.data = malloc(f.size + 1);
-	if (!f.data || fread(f.data, 1, f.size, in) != f.size)
-		exit(1);
-	f.data[f.size] = 0;
-	fclose(in);
-	return f;
-}
 
 static int read_path(const char *path, struct sonde_go_buildinfo *bi)
 {
@@ -58,7 +34,7 @@ static int read_path(const char *path, struct sonde_go_buildinfo *bi)
 
 static void workload(void)
 {
-	const char *paths[] = { binary_path, stripped_path, pie_path };
+	const char *paths[] = { go.binary, go.stripped, go.pie };
 
 	for (int i = 0; i < 3; i++) {
 		struct sonde_go_buildinfo bi;
@@ -73,7 +49,7 @@ static void workload(void)
 /* No section headers: found in the writable data segment. */
 static void no_section_headers(void)
 {
-	struct file bin = read_file(stripped_path);
+	struct fixture_file bin = fixture_read(go.stripped);
 	struct sonde_go_buildinfo bi;
 
 	memset(bin.data + offsetof(Elf64_Ehdr, e_shnum), 0, 2);
@@ -87,7 +63,7 @@ static void no_section_headers(void)
  * runtime's version string and module info are found instead. */
 static void header_removed(void)
 {
-	struct file bin = read_file(stripped_path);
+	struct fixture_file bin = fixture_read(go.stripped);
 	struct sonde_go_buildinfo bi;
 	uint8_t *hdr = memmem(bin.data, bin.size, "\xff Go buildinf:", 14);
 
@@ -108,7 +84,7 @@ static void header_removed(void)
 
 static void not_go(void)
 {
-	struct file self = read_file("/proc/self/exe");
+	struct fixture_file self = fixture_read("/proc/self/exe");
 	struct sonde_go_buildinfo bi;
 	uint8_t text[] = "#!/bin/sh\necho not ELF\n";
 	int fd = open("/dev/null", O_RDONLY);
@@ -266,7 +242,7 @@ static uint64_t rng(void)
 
 static void malformed(void)
 {
-	struct file bin = read_file(stripped_path);
+	struct fixture_file bin = fixture_read(go.stripped);
 	static uint8_t img[IMAGE_SIZE];
 	struct sonde_go_buildinfo bi;
 
@@ -295,16 +271,9 @@ static void malformed(void)
 
 int main(int argc, char **argv)
 {
-	struct file v;
+	char **extra = fixture_go_workload(argc, argv, 1, "GO_VERSION_FILE", &go);
+	struct fixture_file v = fixture_read(extra[0]);
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s BINARY STRIPPED PIE GO_VERSION_FILE\n", argv[0]);
-		return 2;
-	}
-	binary_path = argv[1];
-	stripped_path = argv[2];
-	pie_path = argv[3];
-	v = read_file(argv[4]);
 	sscanf((char *)v.data, "%63s", go_version);
 	free(v.data);
 	RUN(workload);

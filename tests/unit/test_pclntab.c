@@ -15,33 +15,10 @@
 #include <sonde/golang.h>
 
 #include "check.h"
+#include "fixtures.h"
 
-static const char *binary_path, *stripped_path, *pie_path, *nm_path, *objdump_path, *source_path;
-
-struct file {
-	uint8_t *data;
-	size_t size;
-};
-
-static struct file read_file(const char *path)
-{
-	struct file f = {0};
-	FILE *in = fopen(path, "rb");
-
-	if (!in) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
-		exit(1);
-	}
-	fseek(in, 0, SEEK_END);
-	f.size = (size_t)ftell(in);
-	rewind(in);
-	f.data = malloc(f.size + 1);
-	if (!f.data || fread(f.data, 1, f.size, in) != f.size)
-		exit(1);
-	f.data[f.size] = 0;
-	fclose(in);
-	return f;
-}
+static struct fixture_go_workload go;
+static const char *nm_path, *objdump_path, *source_path;
 
 static struct sonde_gopclntab *open_path(const char *path)
 {
@@ -59,7 +36,7 @@ static struct sonde_gopclntab *open_path(const char *path)
 /* Entry and size of name from `go tool nm -size` ("addr size type name"). */
 static bool nm_lookup(const char *name, uint64_t *addr, uint64_t *size)
 {
-	struct file nm = read_file(nm_path);
+	struct fixture_file nm = fixture_read(nm_path);
 	char *save, *line;
 	bool found = false;
 
@@ -77,7 +54,7 @@ static bool nm_lookup(const char *name, uint64_t *addr, uint64_t *size)
 /* Line of the "// LINE:marker" comment in the workload's source. */
 static int64_t marker_line(const char *marker)
 {
-	struct file src = read_file(source_path);
+	struct fixture_file src = fixture_read(source_path);
 	char needle[64];
 	int64_t line = 1;
 
@@ -115,7 +92,7 @@ static const char *const known_functions[] = {
 
 static void formats(void)
 {
-	struct sonde_gopclntab *t = open_path(binary_path), *s = open_path(stripped_path);
+	struct sonde_gopclntab *t = open_path(go.binary), *s = open_path(go.stripped);
 
 	CHECK(t && s);
 	if (!t || !s)
@@ -136,7 +113,7 @@ out:
  * reports, in both binaries, and its PCs resolve back to it. */
 static void names_match_nm(void)
 {
-	const char *paths[] = { binary_path, stripped_path };
+	const char *paths[] = { go.binary, go.stripped };
 
 	for (int b = 0; b < 2; b++) {
 		struct sonde_gopclntab *t = open_path(paths[b]);
@@ -180,8 +157,8 @@ static void names_match_nm(void)
  * innermost file:line in our lookup, in both binaries. */
 static void lines_match_objdump(void)
 {
-	struct sonde_gopclntab *t = open_path(binary_path), *s = open_path(stripped_path);
-	struct file dump = read_file(objdump_path);
+	struct sonde_gopclntab *t = open_path(go.binary), *s = open_path(go.stripped);
+	struct fixture_file dump = fixture_read(objdump_path);
 	char *save, *line, path[512] = "";
 	int checked = 0;
 
@@ -225,7 +202,7 @@ static void lines_match_objdump(void)
  * square at its body's line, then spin at the call's line. */
 static void inline_frames(void)
 {
-	const char *paths[] = { binary_path, stripped_path, pie_path };
+	const char *paths[] = { go.binary, go.stripped, go.pie };
 	int64_t body = marker_line("square_body"), call = marker_line("spin_calls_square");
 	int64_t send = marker_line("goroutine_send"), gc = marker_line("main_gc");
 
@@ -286,7 +263,7 @@ static void inline_frames(void)
  * same functions, starting at the same lines. */
 static void pie(void)
 {
-	struct sonde_gopclntab *t = open_path(binary_path), *p = open_path(pie_path);
+	struct sonde_gopclntab *t = open_path(go.binary), *p = open_path(go.pie);
 
 	CHECK(t && p);
 	if (!t || !p)
@@ -313,7 +290,7 @@ out:
 /* Every function: readable, in address order, its entry resolves to it. */
 static void all_functions(void)
 {
-	struct sonde_gopclntab *t = open_path(stripped_path);
+	struct sonde_gopclntab *t = open_path(go.stripped);
 	uint64_t prev_end = 0;
 	size_t bad = 0;
 
@@ -344,8 +321,8 @@ static void all_functions(void)
  * same functions and lines. */
 static void bare_table(void)
 {
-	struct file bin = read_file(stripped_path);
-	struct sonde_gopclntab *t = open_path(stripped_path), *bare = NULL;
+	struct fixture_file bin = fixture_read(go.stripped);
+	struct sonde_gopclntab *t = open_path(go.stripped), *bare = NULL;
 	struct sonde_go_func f, g;
 	struct sonde_go_frame fr = {0};
 	const uint8_t magic[] = { 0xf0, 0xff, 0xff, 0xff, 0, 0 };
@@ -374,7 +351,7 @@ static void bare_table(void)
  * scanning the loaded segments. */
 static void no_section_headers(void)
 {
-	struct file bin = read_file(stripped_path);
+	struct fixture_file bin = fixture_read(go.stripped);
 	struct sonde_gopclntab *t = NULL;
 	struct sonde_go_func f;
 	struct sonde_go_frame fr[4];
@@ -424,7 +401,7 @@ static uint64_t rng(void)
 
 static void not_go(void)
 {
-	struct file self = read_file("/proc/self/exe");
+	struct fixture_file self = fixture_read("/proc/self/exe");
 	struct sonde_gopclntab *t = NULL;
 	uint8_t text[] = "hello, not an ELF file";
 
@@ -438,7 +415,7 @@ static void not_go(void)
 
 static void truncated(void)
 {
-	struct file bin = read_file(stripped_path);
+	struct fixture_file bin = fixture_read(go.stripped);
 	struct sonde_gopclntab *t = NULL;
 
 	for (size_t len = 0; len < 4096; len += 61)
@@ -477,7 +454,7 @@ static void random_bytes(void)
 /* Hostile header words (nfunc, offsets) and scribbled-over tables. */
 static void corrupted(void)
 {
-	struct file bin = read_file(stripped_path);
+	struct fixture_file bin = fixture_read(go.stripped);
 	const uint8_t magic[] = { 0xf0, 0xff, 0xff, 0xff, 0, 0 };
 	uint8_t *copy = malloc(bin.size);
 	const uint8_t *at = memmem(bin.data, bin.size, magic, sizeof(magic));
@@ -524,16 +501,11 @@ out:
 
 int main(int argc, char **argv)
 {
-	if (argc != 7) {
-		fprintf(stderr, "usage: %s BINARY STRIPPED PIE NM OBJDUMP SOURCE\n", argv[0]);
-		return 2;
-	}
-	binary_path = argv[1];
-	stripped_path = argv[2];
-	pie_path = argv[3];
-	nm_path = argv[4];
-	objdump_path = argv[5];
-	source_path = argv[6];
+	char **extra = fixture_go_workload(argc, argv, 3, "NM OBJDUMP SOURCE", &go);
+
+	nm_path = extra[0];
+	objdump_path = extra[1];
+	source_path = extra[2];
 	RUN(formats);
 	RUN(names_match_nm);
 	RUN(lines_match_objdump);

@@ -8,24 +8,19 @@
 #include <sonde/sockowner.h>
 
 #include "check.h"
+#include "fixtures.h"
 
-static char root[] = "/tmp/sonde-test-proc-XXXXXX";
+static char *root;
 
 static void put_process(int pid, const char *comm)
 {
-	char path[256];
-	FILE *f;
+	char rel[64], text[64];
 
-	snprintf(path, sizeof(path), "%s/%d", root, pid);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/%d/fd", root, pid);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/%d/comm", root, pid);
-	f = fopen(path, "w");
-	if (f) {
-		fprintf(f, "%s\n", comm);
-		fclose(f);
-	}
+	snprintf(rel, sizeof(rel), "%d/fd", pid);
+	fixture_mkdirs(root, rel);
+	snprintf(rel, sizeof(rel), "%d/comm", pid);
+	snprintf(text, sizeof(text), "%s\n", comm);
+	fixture_write(root, rel, text);
 }
 
 static void put_fd(int pid, int fd, const char *target)
@@ -145,11 +140,9 @@ static void missing_proc(void)
 
 int main(void)
 {
-	char cmd[64];
 	int rc;
 
-	if (!mkdtemp(root))
-		return 1;
+	root = fixture_tree_new("test-proc");
 	RUN(parse_links);
 	RUN(finds_owners_and_caches);
 	RUN(rescans_are_rate_limited);
@@ -157,8 +150,6 @@ int main(void)
 	RUN(missing_proc);
 	sonde_sock_owner_reset();
 	rc = CHECK_DONE();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	if (system(cmd))
-		return 1;
+	fixture_tree_remove(root);
 	return rc;
 }

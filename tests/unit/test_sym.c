@@ -3,7 +3,6 @@
  * debug file, a deleted file, JIT maps, kallsyms, unknown addresses. */
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <sonde/sym.h>
 
 #include "check.h"
+#include "fixtures.h"
 #include "symfix.h"
 
 static struct sonde_symbolizer *sym;
@@ -45,12 +45,17 @@ static const char *format(const struct sonde_frame *f, unsigned flags)
 
 /* The same truth, whichever copy of the library (and so wherever its
  * symbols and DWARF came from). */
-static void check_fixture(const struct symfix_info *info, const char *module)
+static void check_fixture(const char *path, const char *module)
 {
 	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
 	char expected[64];
+	void *h;
+	const struct symfix_info *info = load_fixture(path, &h);
 	size_t n;
 
+	CHECK(info);
+	if (!info)
+		return;
 	n = sonde_sym_user(sym, getpid(), (uintptr_t)info->hidden, false, frames, SONDE_SYM_MAX_FRAMES);
 	CHECK(n >= 1);
 	CHECK_STR(frames[n - 1].function, "symfix_hidden");
@@ -82,22 +87,12 @@ static void check_fixture(const struct symfix_info *info, const char *module)
 
 static void with_symbols_and_dwarf(void)
 {
-	void *h;
-	const struct symfix_info *info = load_fixture(SYMFIX_DIR "/libsymfix.so", &h);
-
-	CHECK(info);
-	if (info)
-		check_fixture(info, "libsymfix.so");
+	check_fixture(SYMFIX_DIR "/libsymfix.so", "libsymfix.so");
 }
 
 static void stripped_with_debuglink(void)
 {
-	void *h;
-	const struct symfix_info *info = load_fixture(SYMFIX_DIR "/libsymfix-stripped.so", &h);
-
-	CHECK(info);
-	if (info)
-		check_fixture(info, "libsymfix-stripped.so");
+	check_fixture(SYMFIX_DIR "/libsymfix-stripped.so", "libsymfix-stripped.so");
 }
 
 /* A library deleted after it was mapped (an upgrade): read through
@@ -105,19 +100,15 @@ static void stripped_with_debuglink(void)
 static void deleted_file(void)
 {
 	char path[] = "/tmp/sonde-symfix-XXXXXX";
-	int in = open(SYMFIX_DIR "/libsymfix.so", O_RDONLY), out = mkstemp(path);
+	int out = mkstemp(path);
 	const struct symfix_info *info;
 	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
-	char buf[65536];
-	ssize_t len;
 	void *h;
 	size_t n;
 
-	CHECK(in >= 0 && out >= 0);
-	while ((len = read(in, buf, sizeof(buf))) > 0)
-		CHECK(write(out, buf, len) == len);
-	close(in);
+	CHECK(out >= 0);
 	close(out);
+	CHECK(fixture_copy(SYMFIX_DIR "/libsymfix.so", path));
 	info = load_fixture(path, &h);
 	unlink(path);
 	CHECK(info);
@@ -201,28 +192,6 @@ static void jit_perf_map(void)
 	munmap(page, 8192);
 }
 
-static bool copy_file(const char *from, const char *to)
-{
-	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	char buf[65536];
-	ssize_t len;
-	bool ok = in >= 0 && out >= 0;
-
-	while (ok && (len = read(in, buf, sizeof(buf))) > 0)
-		ok = write(out, buf, len) == len;
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	return ok;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 static size_t build_id_hex(const char *path, char *hex, size_t size)
 {
 	int fd = open(path, O_RDONLY);
@@ -251,45 +220,37 @@ static void container_root_and_build_id(void)
 	const struct symfix_info *info;
 	struct sonde_symbolizer *c;
 	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
-	char dir[] = "/tmp/sonde-symroot-XXXXXX", path[512], id[128], target[512];
+	char *dir = fixture_tree_new("symroot");
+	char path[512], id[128], target[512], maps[128];
 	const uint64_t start = 0x7f0000000000ull;
 	struct stat st;
 	Dl_info dl;
 	void *h;
 	size_t n;
-	FILE *f;
 
 	info = load_fixture(SYMFIX_DIR "/libsymfix.so", &h);
-	CHECK(info && dladdr(info->hidden, &dl) && mkdtemp(dir));
+	CHECK(info && dladdr(info->hidden, &dl));
 	CHECK(build_id_hex(SYMFIX_DIR "/libsymfix-nolink.so", id, sizeof(id)) > 1);
-	if (!info || !dl.dli_fbase || !id[0])
+	if (!info || !dl.dli_fbase || !id[0]) {
+		fixture_tree_remove(dir);
 		return;
-	const char *const dirs[] = {"proc", "proc/4242", "root", "root/lib", "root/usr",
-				    "root/usr/lib", "root/usr/lib/debug",
-				    "root/usr/lib/debug/.build-id"};
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, dirs[i]);
-		mkdir(path, 0755);
 	}
-	snprintf(path, sizeof(path), "%s/root/usr/lib/debug/.build-id/%.2s", dir, id);
-	mkdir(path, 0755);
+	fixture_mkdirs(dir, "proc/4242");
+	fixture_mkdirs(dir, "root/lib");
+	snprintf(path, sizeof(path), "root/usr/lib/debug/.build-id/%.2s", id);
+	fixture_mkdirs(dir, path);
 	snprintf(path, sizeof(path), "%s/root/usr/lib/debug/.build-id/%.2s/%s.debug", dir, id, id + 2);
-	CHECK(copy_file(SYMFIX_DIR "/libsymfix-stripped.so.debug", path));
+	CHECK(fixture_copy(SYMFIX_DIR "/libsymfix-stripped.so.debug", path));
 	snprintf(path, sizeof(path), "%s/root/lib/libsymfix.so", dir);
-	CHECK(copy_file(SYMFIX_DIR "/libsymfix-nolink.so", path) && !stat(path, &st));
+	CHECK(fixture_copy(SYMFIX_DIR "/libsymfix-nolink.so", path) && !stat(path, &st));
 	snprintf(target, sizeof(target), "%s/root", dir);
 	snprintf(path, sizeof(path), "%s/proc/4242/root", dir);
 	CHECK(!symlink(target, path));
-	snprintf(path, sizeof(path), "%s/proc/4242/maps", dir);
-	f = fopen(path, "w");
-	CHECK(f);
-	if (f) {
-		/* Mapped from offset 0: in the text segment offsets are addresses. */
-		fprintf(f, "%llx-%llx r-xp 00000000 00:00 %lu /lib/libsymfix.so\n",
-			(unsigned long long)start, (unsigned long long)start + 0x100000,
-			(unsigned long)st.st_ino);
-		fclose(f);
-	}
+	/* Mapped from offset 0: in the text segment offsets are addresses. */
+	snprintf(maps, sizeof(maps), "%llx-%llx r-xp 00000000 00:00 %lu /lib/libsymfix.so\n",
+		 (unsigned long long)start, (unsigned long long)start + 0x100000,
+		 (unsigned long)st.st_ino);
+	fixture_write(dir, "proc/4242/maps", maps);
 	snprintf(path, sizeof(path), "%s/proc", dir);
 	c = sonde_symbolizer_new();
 	sonde_symbolizer_set_proc(c, path);
@@ -304,39 +265,20 @@ static void container_root_and_build_id(void)
 	CHECK_STR(frames[0].function, "symfix_inlined");
 	CHECK_STR(frames[n - 1].function, "symfix_outer");
 	sonde_symbolizer_free(c);
-	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_tree_remove(dir);
 }
 
-static char *write_proc_fixture(const char *kallsyms)
+static char *proc_with_kallsyms(const char *kallsyms)
 {
-	static char dir[64];
-	char path[128];
-	FILE *f;
+	char *dir = fixture_tree_new("symproc");
 
-	snprintf(dir, sizeof(dir), "/tmp/sonde-symproc-XXXXXX");
-	if (!mkdtemp(dir))
-		return NULL;
-	snprintf(path, sizeof(path), "%s/kallsyms", dir);
-	f = fopen(path, "w");
-	if (!f)
-		return NULL;
-	fputs(kallsyms, f);
-	fclose(f);
+	fixture_write(dir, "kallsyms", kallsyms);
 	return dir;
-}
-
-static void remove_proc_fixture(const char *dir)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "%s/kallsyms", dir);
-	unlink(path);
-	rmdir(dir);
 }
 
 static void kernel_symbols(void)
 {
-	const char *dir = write_proc_fixture(
+	char *dir = proc_with_kallsyms(
 		"ffffffff81000000 T _stext\n"
 		"ffffffff81000100 t do_one_initcall\n"
 		"ffffffff81000200 D some_data\n"
@@ -346,9 +288,11 @@ static void kernel_symbols(void)
 	struct sonde_symbolizer *k = sonde_symbolizer_new();
 	struct sonde_frame f;
 
-	CHECK(dir && k);
-	if (!dir || !k)
+	CHECK(k);
+	if (!k) {
+		fixture_tree_remove(dir);
 		return;
+	}
 	sonde_symbolizer_set_proc(k, dir);
 	CHECK_U64(sonde_sym_kernel(k, 0xffffffff81000123ull, &f, 1), 1);
 	CHECK_STR(format(&f, SONDE_FRAME_OFFSET), "do_one_initcall+0x23");
@@ -363,24 +307,26 @@ static void kernel_symbols(void)
 	sonde_sym_kernel(k, 0x1000, &f, 1);
 	CHECK_STR(format(&f, 0), "[unknown] ([kernel]+0x1000)");
 	sonde_symbolizer_free(k);
-	remove_proc_fixture(dir);
+	fixture_tree_remove(dir);
 }
 
 /* kptr_restrict hides addresses: every frame is unknown, none dropped. */
 static void kernel_symbols_hidden(void)
 {
-	const char *dir = write_proc_fixture("0000000000000000 T _stext\n0000000000000000 T schedule\n");
+	char *dir = proc_with_kallsyms("0000000000000000 T _stext\n0000000000000000 T schedule\n");
 	struct sonde_symbolizer *k = sonde_symbolizer_new();
 	struct sonde_frame f;
 
-	CHECK(dir && k);
-	if (!dir || !k)
+	CHECK(k);
+	if (!k) {
+		fixture_tree_remove(dir);
 		return;
+	}
 	sonde_symbolizer_set_proc(k, dir);
 	CHECK_U64(sonde_sym_kernel(k, 0xffffffff81000123ull, &f, 1), 1);
 	CHECK_STR(format(&f, 0), "[unknown] ([kernel]+0xffffffff81000123)");
 	sonde_symbolizer_free(k);
-	remove_proc_fixture(dir);
+	fixture_tree_remove(dir);
 }
 
 static void format_truncates(void)

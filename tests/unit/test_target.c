@@ -8,31 +8,12 @@
 #include <sonde/target.h>
 
 #include "check.h"
+#include "fixtures.h"
 
 #define ID_A "aaaa1111bbbb2222cccc3333dddd4444eeee5555ffff6666aaaa7777bbbb8888"
 #define ID_B "aaaa1111bbbb2222cccc3333dddd4444eeee5555ffff6666aaaa7777bbbb9999"
 
-static char root[256];
-
-static void write_file(const char *rel, const char *text)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	f = fopen(path, "w");
-	fputs(text, f);
-	fclose(f);
-}
-
-static void mkdirs(const char *rel)
-{
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/%s'", root, rel);
-	if (system(cmd))
-		abort();
-}
+static char *root;
 
 static uint64_t inode(const char *rel)
 {
@@ -47,17 +28,15 @@ static void setup(void)
 {
 	char mountinfo[2048], proc[300];
 
-	snprintf(root, sizeof(root), "/tmp/sonde-test-target-XXXXXX");
-	if (!mkdtemp(root))
-		abort();
-	mkdirs("proc/self");
-	mkdirs("proc/123");
-	mkdirs("proc/124");
-	mkdirs("unified/a/b");
-	mkdirs("memory/test/x");
-	mkdirs("memory/docker/" ID_A "/nested");
-	mkdirs("systemd/only");
-	write_file("proc/cgroups",
+	root = fixture_tree_new("test-target");
+	fixture_mkdirs(root, "proc/self");
+	fixture_mkdirs(root, "proc/123");
+	fixture_mkdirs(root, "proc/124");
+	fixture_mkdirs(root, "unified/a/b");
+	fixture_mkdirs(root, "memory/test/x");
+	fixture_mkdirs(root, "memory/docker/" ID_A "/nested");
+	fixture_mkdirs(root, "systemd/only");
+	fixture_write(root, "proc/cgroups",
 		   "#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
 		   "cpuset\t3\t1\t1\ncpu\t4\t1\t1\nmemory\t2\t5\t1\npids\t0\t1\t1\n");
 	snprintf(mountinfo, sizeof(mountinfo),
@@ -66,8 +45,8 @@ static void setup(void)
 		 "32 20 0:28 / %s/memory rw,nosuid - cgroup cgroup rw,memory\n"
 		 "33 20 0:29 / /proc rw - proc proc rw\n",
 		 root, root, root);
-	write_file("proc/self/mountinfo", mountinfo);
-	write_file("proc/123/cgroup",
+	fixture_write(root, "proc/self/mountinfo", mountinfo);
+	fixture_write(root, "proc/123/cgroup",
 		   "4:memory:/docker/" ID_A "/nested\n1:name=systemd:/docker/" ID_A "\n0::/\n");
 	snprintf(proc, sizeof(proc), "%s/proc", root);
 	sonde_cgroup_set_proc_root(proc);
@@ -102,14 +81,13 @@ static void containers(void)
 	CHECK_U64(ref.id, inode("memory/docker/" ID_A));
 	CHECK(sonde_container_resolve("ffff", &ref) == SONDE_EXIT_USAGE);
 
-	write_file("proc/124/cgroup", "4:memory:/docker/" ID_B "\n0::/\n");
+	fixture_write(root, "proc/124/cgroup", "4:memory:/docker/" ID_B "\n0::/\n");
 	CHECK(sonde_container_resolve("aaaa1111", &ref) == SONDE_EXIT_USAGE);	/* ambiguous */
 	CHECK(sonde_container_resolve(ID_A, &ref) == 0);
 }
 
 int main(void)
 {
-	char cmd[300];
 	int rc;
 
 	if (getenv("KEEP_STDERR") == NULL && !freopen("/dev/null", "w", stderr))
@@ -118,8 +96,6 @@ int main(void)
 	RUN(cgroup_paths);
 	RUN(containers);
 	rc = CHECK_DONE();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	if (system(cmd))
-		rc = 1;
+	fixture_tree_remove(root);
 	return rc;
 }

@@ -1,14 +1,20 @@
-/* Probe-table alternatives that several tools declare alike, matching the
- * programs the shared BPF headers define (bpf/sonde_sock.bpf.h). */
+/* Probe-table alternatives that tools declare alike: the usual three for
+ * a tracepoint, and those of the programs the shared BPF headers define
+ * (bpf/sonde_sock.bpf.h). */
 #ifndef SONDE_PROBES_H
 #define SONDE_PROBES_H
 
 #include "sonde/session.h"
 
+/* A tracepoint ("category/name") reached three ways, best first, by the
+ * programs PREFIX_btf, PREFIX_raw and PREFIX_tp (PREFIX a string literal):
+ * the names every tool's BPF side gives them. */
+#define SONDE_ALTS_TRACEPOINT(prefix, tracepoint)		\
+	{SONDE_ATTACH_TP_BTF, prefix "_btf", tracepoint},	\
+	{SONDE_ATTACH_RAW_TP, prefix "_raw", tracepoint},	\
+	{SONDE_ATTACH_TRACEPOINT, prefix "_tp", tracepoint}
+
 /* sock:inet_sock_set_state, from SONDE_ON_SET_STATE(). */
-#define SONDE_ALTS_SET_STATE							\
-	{SONDE_ATTACH_TP_BTF, "set_state_btf", "sock/inet_sock_set_state"},	\
-	{SONDE_ATTACH_RAW_TP, "set_state_raw", "sock/inet_sock_set_state"},	\
-	{SONDE_ATTACH_TRACEPOINT, "set_state_tp", "sock/inet_sock_set_state"}
+#define SONDE_ALTS_SET_STATE SONDE_ALTS_TRACEPOINT("set_state", "sock/inet_sock_set_state")
 
 #endif

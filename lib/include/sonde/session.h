@@ -45,6 +45,17 @@ struct sonde_probe {
 	struct sonde_probe_alt alts[SONDE_MAX_ALTS];
 };
 
+/* A counter of the tool's own in the sonde_stats map, next to the
+ * library's (lost events, full maps): the BPF side counts with
+ * sonde_stat_inc(slot), its slots numbered from SONDE_STAT_TOOL (see
+ * bpf/sonde_stats.h). At the end of the run the session prints
+ * "<count> <what>" on stderr for each one that is not zero. */
+struct sonde_stat_name {
+	unsigned slot;
+	const char *what;	/* e.g. "DNS packets not decoded: ..." */
+	bool lost;		/* it counts events missed: --strict then exits 1 */
+};
+
 struct sonde_session_config {
 	const char *what;	/* "TCP connects": for "Tracing ... Ctrl-C to end." */
 	const struct sonde_args *args;
@@ -72,6 +83,8 @@ struct sonde_session_config {
 	const char *const *extra_progs;
 	void *ctx;
 	unsigned keep_caps;	/* SONDE_KEEP_* still needed after attach */
+	const struct sonde_stat_name *stats;	/* the tool's own counters */
+	size_t n_stats;
 };
 
 /* Runs the whole session; returns the exit status. */
