@@ -81,10 +81,12 @@ struct go_file {
 	unsigned n_rets[N_OF(go_probes)];
 };
 
-/* One summary row: a map entry taken out of the kernel. */
+/* One summary row: a map entry taken out of the kernel, and its site's
+ * name. */
 struct row {
 	struct chanlat_key key;
 	struct chanlat_stats stats;
+	char site[256];
 };
 
 struct chanlat {
@@ -358,7 +360,7 @@ static int by_blocked_time(const void *a, const void *b)
 		return x->stats.count < y->stats.count ? 1 : -1;
 	if (x->key.pid != y->key.pid)
 		return x->key.pid < y->key.pid ? -1 : 1;
-	return x->key.site < y->key.site ? -1 : x->key.site > y->key.site;
+	return strcmp(x->site, y->site);
 }
 
 /* "main.worker (server.go:42)": the innermost frame at the call, so an
@@ -481,14 +483,70 @@ static int print_row_json(struct chanlat *c, const struct row *r, const char *si
 	return sonde_json_emit(j, stdout);
 }
 
+static int by_site(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	if (x->key.pid != y->key.pid)
+		return x->key.pid < y->key.pid ? -1 : 1;
+	if (x->key.op != y->key.op)
+		return x->key.op < y->key.op ? -1 : 1;
+	if (x->key.chan != y->key.chan)
+		return x->key.chan < y->key.chan ? -1 : 1;
+	return strcmp(x->site, y->site);
+}
+
+static void add_stats(struct chanlat_stats *to, const struct chanlat_stats *from)
+{
+	to->count += from->count;
+	to->blocked_count += from->blocked_count;
+	to->total_blocked_ns += from->total_blocked_ns;
+	to->sched_count += from->sched_count;
+	to->total_sched_ns += from->total_sched_ns;
+	if (from->max_blocked_ns > to->max_blocked_ns)
+		to->max_blocked_ns = from->max_blocked_ns;
+	if (from->max_sched_ns > to->max_sched_ns)
+		to->max_sched_ns = from->max_sched_ns;
+	for (size_t i = 0; i < CHANLAT_HIST_SLOTS; i++) {
+		to->blocked_slots[i] += from->blocked_slots[i];
+		to->sched_slots[i] += from->sched_slots[i];
+	}
+}
+
+/* Names every row's site, then merges rows whose sites have the same
+ * name: a function inlined into several callers does its operation at
+ * several addresses, but it is one line of source. */
+static void name_and_merge(struct chanlat *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_rows; i++) {
+		if (c->rows[i].key.op >= CHANLAT_N_OPS)
+			continue;
+		c->rows[n] = c->rows[i];
+		site_name(c, &c->rows[n], c->rows[n].site, sizeof(c->rows[n].site));
+		n++;
+	}
+	qsort(c->rows, n, sizeof(*c->rows), by_site);
+	c->n_rows = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct row *last = c->n_rows ? &c->rows[c->n_rows - 1] : NULL;
+
+		if (last && !by_site(last, &c->rows[i]))
+			add_stats(&last->stats, &c->rows[i].stats);
+		else
+			c->rows[c->n_rows++] = c->rows[i];
+	}
+	qsort(c->rows, c->n_rows, sizeof(*c->rows), by_blocked_time);
+}
+
 static int print_summary(void *ctx)
 {
 	struct chanlat *c = ctx;
-	char site[512];
 
 	if (drain(c))
 		return -1;
-	qsort(c->rows, c->n_rows, sizeof(*c->rows), by_blocked_time);
+	name_and_merge(c);
 	if (c->args.format == SONDE_FMT_TABLE) {
 		if (c->args.interval_ns)
 			printf("\n");
@@ -498,13 +556,9 @@ static int print_summary(void *ctx)
 	}
 	for (size_t i = 0; i < c->n_rows; i++) {
 		const struct row *r = &c->rows[i];
-		int rc;
+		int rc = c->args.format == SONDE_FMT_JSON ? print_row_json(c, r, r->site)
+							  : print_row_table(c, r, r->site);
 
-		if (r->key.op >= CHANLAT_N_OPS)
-			continue;
-		site_name(c, r, site, sizeof(site));
-		rc = c->args.format == SONDE_FMT_JSON ? print_row_json(c, r, site)
-						      : print_row_table(c, r, site);
 		if (rc < 0)
 			return -1;
 	}
