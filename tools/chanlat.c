@@ -527,8 +527,10 @@ static void name_and_merge(struct chanlat *c)
 		site_name(c, &c->rows[n], c->rows[n].site, sizeof(c->rows[n].site));
 		n++;
 	}
-	qsort(c->rows, n, sizeof(*c->rows), by_site);
 	c->n_rows = 0;
+	if (!n)
+		return;
+	qsort(c->rows, n, sizeof(*c->rows), by_site);
 	for (size_t i = 0; i < n; i++) {
 		struct row *last = c->n_rows ? &c->rows[c->n_rows - 1] : NULL;
 
