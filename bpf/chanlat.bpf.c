@@ -44,7 +44,7 @@ struct g_key {
 struct in_flight {
 	__u64 site;
 	__u64 chan;
-	__u64 cas0;		/* selectgo's case array */
+	__u64 cas0_off;		/* selectgo's case array, from the stack pointer */
 	__u64 park_ns;		/* 0: not parked */
 	__u64 ready_ns;		/* 0: not waiting to run */
 	__u64 blocked_ns;
@@ -181,11 +181,16 @@ static __always_inline __u64 call_site(struct pt_regs *ctx)
 	return ret;
 }
 
+/* cas0: selectgo's case array, which lives in its caller's frame. The
+ * runtime may move the goroutine's stack while it is parked, so the array
+ * is remembered relative to the stack pointer: at a return instruction
+ * the stack pointer is where it was at the entry, on whichever stack. */
 static __always_inline int op_begin(struct pt_regs *ctx, __u32 op, __u64 chan, __u64 cas0)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct g_key key = {.g = ctx->r14, .tgid = pid_tgid >> 32};
-	struct in_flight f = {.site = call_site(ctx), .chan = chan, .cas0 = cas0, .op = op};
+	struct in_flight f = {.site = call_site(ctx), .chan = chan, .cas0_off = cas0 - ctx->sp,
+			      .op = op};
 
 	if (!sonde_current_selected())
 		return 0;
@@ -235,7 +240,8 @@ static __always_inline int op_end(struct pt_regs *ctx, bool select)
 		__u64 chan = 0;
 
 		if (casi >= 0 && casi < 65536)
-			bpf_probe_read_user(&chan, sizeof(chan), (void *)(f->cas0 + casi * SCASE_SIZE));
+			bpf_probe_read_user(&chan, sizeof(chan),
+					    (void *)(ctx->sp + f->cas0_off + casi * SCASE_SIZE));
 		f->chan = chan;
 	}
 	account(key.tgid, f);
