@@ -4,7 +4,8 @@ stripped): N sends each blocked about D by a receiver sleeping D first, and
 M selects each waiting about D for their case. Counts, call sites
 (file:line of the workload's "// LINE:" markers), channel addresses (the
 workload prints them) and blocked times are checked against the truth and
-against Go's own block profile, which the workload writes. Then the
+against Go's own block profile, which the workload writes; and a receive ended by close (chanrecv2), non-blocking
+selects (selectnbsend, selectnbrecv). Then the
 targets (--binary, system-wide following new programs through each attach
 method of sched_process_exec), --hist, --sched, -i, a target that is not
 Go, a hostile source file name, and a current esbuild release from npm."""
@@ -65,6 +66,8 @@ class Workload:
         self.pid = self.proc.pid
         self.send_chan = self.wait_line("send-chan")
         self.select_chan = self.wait_line("select-chan")
+        self.close_chan = self.wait_line("close-chan")
+        self.nb_chan = self.wait_line("nb-chan")
         self.wait_line("ready")
 
     def wait_line(self, word):
@@ -129,12 +132,20 @@ def check_blocking(rows, w, file="chan_block.go"):
     send = one(rows, "send", f"main.sender ({file}:{marker_line('send')})")
     recv = one(rows, "recv", f"main.receiver ({file}:{marker_line('recv')})")
     sel = one(rows, "select", f"main.selecter ({file}:{marker_line('select')})")
+    recv2 = one(rows, "recv", f"main.waitClose ({file}:{marker_line('recv2')})")
+    nbsend = one(rows, "select", f"main.nonblocking ({file}:{marker_line('nbsend')})")
+    nbrecv = one(rows, "select", f"main.nonblocking ({file}:{marker_line('nbrecv')})")
     assert send["chan"] == recv["chan"] == w.send_chan
     assert sel["chan"] == w.select_chan
+    assert recv2["chan"] == w.close_chan
+    assert nbsend["chan"] == nbrecv["chan"] == w.nb_chan
     assert send["count"] == send["blocked_count"] == N
     assert recv["count"] == N
     assert sel["count"] == sel["blocked_count"] == M
-    for r, n in ((send, N), (sel, M)):
+    assert recv2["count"] == recv2["blocked_count"] == 1
+    assert nbsend["count"] == nbrecv["count"] == M
+    assert nbsend["blocked_count"] == nbrecv["blocked_count"] == 0
+    for r, n in ((send, N), (sel, M), (recv2, 1)):
         # Each op waits for a sleep of D: no less (timers do not fire
         # early), and on a loaded machine not wildly more.
         assert n * D_NS * 0.95 <= r["total_blocked_ns"] <= n * D_NS * 4, r

@@ -1,7 +1,9 @@
 // Goroutines that block on channels for a known time: a sender whose
 // receiver sleeps D before each of N receives (each send blocks about D),
-// and a select whose only ready case arrives D after it starts waiting,
-// M times. Go's own block profile (every event: rate 1) is written to
+// a select whose only ready case arrives D after it starts waiting, M
+// times, and a receive (v, ok := <-c) that a close ends after D. Then M
+// selects with a default on each side of a buffered channel, which never
+// block. Go's own block profile (every event: rate 1) is written to
 // PROFILE afterwards, for the tracer's figures to be checked against.
 //
 // It prints the channels' addresses and "ready", waits for a line on stdin
@@ -52,6 +54,29 @@ func selecter(ready chan int, quit chan bool, m int) int {
 	return got
 }
 
+//go:noinline
+func waitClose(c chan int) bool {
+	_, ok := <-c // LINE:recv2
+	return ok
+}
+
+//go:noinline
+func nonblocking(nb chan int, m int) int {
+	got := 0
+	for i := 0; i < m; i++ {
+		select {
+		case nb <- i: // LINE:nbsend
+		default:
+		}
+		select {
+		case v := <-nb: // LINE:nbrecv
+			got += v
+		default:
+		}
+	}
+	return got
+}
+
 func arg(i int) int {
 	v, err := strconv.Atoi(os.Args[i])
 	if err != nil {
@@ -72,7 +97,9 @@ func main() {
 	ready := make(chan int)
 	quit := make(chan bool)
 	done := make(chan bool, 1)
-	fmt.Printf("send-chan %p\nselect-chan %p\n", ch, ready)
+	closing := make(chan int)
+	nb := make(chan int, 1)
+	fmt.Printf("send-chan %p\nselect-chan %p\nclose-chan %p\nnb-chan %p\n", ch, ready, closing, nb)
 	in := bufio.NewReader(os.Stdin)
 	fmt.Println("ready")
 	in.ReadString('\n')
@@ -88,6 +115,13 @@ func main() {
 		}
 	}()
 	selecter(ready, quit, m)
+
+	go func() {
+		time.Sleep(d)
+		close(closing)
+	}()
+	waitClose(closing)
+	nonblocking(nb, m)
 
 	f, err := os.Create(os.Args[4])
 	if err == nil {
