@@ -226,48 +226,52 @@ static enum sonde_rt_class classify(int fd, const char *path, void *data, void *
 
 /* ---- attaching ---- */
 
-static int attach_failed(const char *what, const char *path)
+static int attach_failed(int err, const char *what, const char *path)
 {
-	int err = errno;
-
 	sonde_err("cannot attach to %s in %s: %s", what, path, strerror(err));
 	return err == EPERM || err == EACCES ? SONDE_EXIT_PRIVILEGE : SONDE_EXIT_RUNTIME;
 }
 
+/* 0 or -errno. */
 static int attach_at(struct chanlat *c, struct sonde_session *s, const char *prog_name,
-		     const struct sonde_rt_file *f, uint64_t vaddr, const char *what)
+		     const struct sonde_rt_file *f, uint64_t vaddr)
 {
 	struct bpf_program *prog = bpf_object__find_program_by_name(c->skel->obj, prog_name);
 	struct bpf_link *link = sonde_uprobe_attach_vaddr(prog, f->pid, f->path, vaddr);
 
 	if (!link)
-		return attach_failed(what, f->path);
-	if (sonde_session_add_link(s, link)) {
-		errno = ENOSPC;
-		return attach_failed(what, f->path);
-	}
-	return 0;
+		return -errno;
+	return sonde_session_add_link(s, link) ? -ENOSPC : 0;
 }
 
 static int attach_file(struct sonde_session *s, const struct sonde_rt_file *f, void *ctx)
 {
 	struct chanlat *c = ctx;
 	const struct go_file *r = f->data;
-	int rc = 0;
+	const char *what = NULL;
+	int err = 0;
 
-	for (size_t i = 0; i < N_OF(go_probes) && !rc; i++) {
+	for (size_t i = 0; i < N_OF(go_probes) && !err; i++) {
 		const struct go_probe *p = &go_probes[i];
 
 		if (!r->present[i] || (p->need == FOR_SCHED && !c->sched))
 			continue;
-		rc = attach_at(c, s, p->entry_prog, f, r->entry[i], p->func);
-		for (unsigned j = 0; j < r->n_rets[i] && !rc; j++)
-			rc = attach_at(c, s, p->return_prog, f, r->rets[i][j], p->func);
+		what = p->func;
+		err = attach_at(c, s, p->entry_prog, f, r->entry[i]);
+		for (unsigned j = 0; j < r->n_rets[i] && !err; j++)
+			err = attach_at(c, s, p->return_prog, f, r->rets[i][j]);
 	}
-	if (!rc)
-		sonde_info(1, "tracing channel operations in %s%s", f->path,
-			   f->pid < 0 ? " (every process running it)" : "");
-	return rc;
+	/* Found through a process (/proc/PID/exe) that has exited since:
+	 * nothing left to trace there, the others go on. */
+	if (err == -ENOENT && f->pid < 0 && !strncmp(f->path, "/proc/", 6)) {
+		sonde_info(1, "%s: the process exited before its probes were attached", f->path);
+		return 0;
+	}
+	if (err)
+		return attach_failed(-err, what, f->path);
+	sonde_info(1, "tracing channel operations in %s%s", f->path,
+		   f->pid < 0 ? " (every process running it)" : "");
+	return 0;
 }
 
 static int attach_runtimes(struct sonde_session *s, void *ctx)

@@ -19,7 +19,9 @@
  * inside, or a tail call through a register, which does not — the code
  * does not say which). Both are reported as exits of their own kind so the
  * caller can decide; a caller that needs every return must refuse a
- * function with either.
+ * function with either. Calls are not exits, not even to functions that
+ * never return (a panic unwinds through the caller's deferred calls, not
+ * through a return of this function): those frames simply never return.
  *
  * Input is untrusted: the file may be truncated or hostile. Offsets and
  * sizes are checked against the image, the range is limited to
