@@ -14,6 +14,7 @@
 
 #include <sonde/caps.h>
 #include <sonde/cli.h>
+#include <sonde/clock.h>
 #include <sonde/golang.h>
 #include <sonde/log.h>
 #include <sonde/out.h>
@@ -554,8 +555,12 @@ static int print_summary(void *ctx)
 		return -1;
 	name_and_merge(c);
 	if (c->args.format == SONDE_FMT_TABLE) {
-		if (c->args.interval_ns)
-			printf("\n");
+		if (c->args.interval_ns) {
+			char when[16];
+
+			sonde_format_clock(sonde_mono_to_wall_ns(sonde_now_mono_ns()), when);
+			printf("\n%s\n", when);
+		}
 		if (!c->n_rows)
 			printf("no channel operations seen\n");
 		c->table.header_done = false;
