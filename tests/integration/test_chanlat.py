@@ -163,16 +163,17 @@ def test_sites_counts_and_times_match_block_profile(go_binaries, workloads, buil
     assert rows and all(set(r) == FIELDS for r in rows), tool.stdout
     assert all(r["op"] in ("send", "recv", "select") for r in rows)
     send, sel = check_blocking(rows, w)
-    # Go's own account of the same waits: it counts from before the park
-    # until the goroutine runs again (ours ends when it is made ready),
-    # so it is a little longer, never much.
+    # Go's own account of the same waits: from just before the operation
+    # parks to the waker's release of it (the sudog's releasetime, taken
+    # right before goready), in CPU ticks converted by its estimate of
+    # their rate. Ours runs from gopark to ready: within a few percent.
     profile = block_profile(w.profile)
     for ours, key in ((send, ("main.sender", marker_line("send"))),
                       (sel, ("main.selecter", marker_line("select")))):
         count, secs = profile[key]
         assert count == ours["blocked_count"], (key, profile)
         theirs = secs * 1e9
-        assert abs(ours["total_blocked_ns"] - theirs) <= 0.1 * theirs + count * 2e6, (ours, theirs)
+        assert abs(ours["total_blocked_ns"] - theirs) <= 0.05 * theirs + count * 5e5, (ours, theirs)
     w.finish()
 
 
