@@ -20,6 +20,7 @@
  * runtimes of programs started after it. */
 #include "sonde_events.bpf.h"
 #include <bpf/usdt.bpf.h>
+#include "sonde_exec.bpf.h"
 #include "gclat.h"
 
 /* Also send each Go stop-the-world pause of a cycle (--pauses). */
@@ -233,20 +234,4 @@ static __always_inline int on_exec(void)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(exec_btf)
-{
-	return on_exec();
-}
-
-SEC("raw_tp/sched_process_exec")
-int BPF_PROG(exec_raw)
-{
-	return on_exec();
-}
-
-SEC("tracepoint/sched/sched_process_exec")
-int exec_tp(void *ctx)
-{
-	return on_exec();
-}
+SONDE_PROGRAM_START_PROGS(on_exec)

@@ -1,15 +1,11 @@
 /* sonde-gclat: garbage collections of Go, Java (HotSpot) and Python
  * (CPython) processes: one event per collection with its duration, and for
  * Go the stop-the-world time within the cycle; or log2 histograms. */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -21,6 +17,7 @@
 #include <sonde/golang.h>
 #include <sonde/log.h>
 #include <sonde/out.h>
+#include <sonde/runtime_targets.h>
 #include <sonde/session.h>
 #include <sonde/uprobe.h>
 
@@ -28,10 +25,6 @@
 #include "gclat.skel.h"
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-#define MAX_BINARIES 256
-/* Files found to hold no runtime we can trace, so that every exec of a
- * common program (sh, gcc) is not parsed again; the oldest is forgotten. */
-#define MAX_NON_RUNTIMES 1024
 #define OPT_HIST SONDE_OPT_LONG
 #define OPT_BINARY (SONDE_OPT_LONG + 1)
 #define OPT_PAUSES (SONDE_OPT_LONG + 2)
@@ -61,13 +54,7 @@ static const char *const extra_progs[] = {
 };
 
 /* System-wide, programs started later are probed when they exec. */
-static const struct sonde_probe exec_probes[] = {
-	{"program starts", false, {
-		{SONDE_ATTACH_TP_BTF, "exec_btf", "sched/sched_process_exec"},
-		{SONDE_ATTACH_RAW_TP, "exec_raw", "sched/sched_process_exec"},
-		{SONDE_ATTACH_TRACEPOINT, "exec_tp", "sched/sched_process_exec"},
-	}},
-};
+static const struct sonde_probe exec_probes[] = {SONDE_PROGRAM_STARTS_PROBE};
 
 struct usdt_probe {
 	const char *provider;
@@ -85,24 +72,10 @@ static const struct usdt_probe python_probes[] = {
 	{"python", "gc__done", "python_gc_done"},
 };
 
-/* A file to attach to: a Go executable, a libjvm.so, or a CPython
- * executable or libpython. Each file once (by device and inode), with
- * pid -1 when every process running it is traced. */
-struct binary {
-	char path[PATH_MAX];
-	dev_t dev;
-	ino_t ino;
-	struct timespec mtime;
-	pid_t pid;
+/* What gclat knows about a runtime file. */
+struct runtime_file {
 	enum gclat_runtime runtime;
 	uint64_t go_entries[N_OF(go_probes)];
-};
-
-/* A file's version: a program rewritten in place keeps its inode. */
-struct file_id {
-	dev_t dev;
-	ino_t ino;
-	struct timespec mtime;
 };
 
 struct runtime_hist {
@@ -117,12 +90,7 @@ struct gclat {
 	bool pauses;		/* Go pauses as events of their own */
 	const char *binary_path;
 	struct gclat_bpf *skel;
-	struct sonde_session *session;
-	bool follow;		/* system-wide: probe programs started later too */
-	struct binary binaries[MAX_BINARIES];
-	size_t n_binaries;
-	struct file_id non_runtimes[MAX_NON_RUNTIMES];
-	size_t n_non_runtimes;	/* ever recorded: the ring's next slot, modulo */
+	struct sonde_rt_targets *targets;
 	struct runtime_hist hists[GCLAT_N_RUNTIMES];
 	struct sonde_table table;
 	struct sonde_json json;
@@ -159,20 +127,6 @@ static int parse_option(int key, const char *arg, void *ctx)
 
 /* ---- finding the runtimes ---- */
 
-static void comm_of(pid_t pid, char comm[16])
-{
-	char path[64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	comm[0] = 0;
-	f = fopen(path, "re");
-	if (f && fgets(comm, 16, f))
-		comm[strcspn(comm, "\n")] = 0;
-	if (f)
-		fclose(f);
-}
-
 static bool file_has_usdt(int fd, const struct usdt_probe *probes, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -204,129 +158,52 @@ static int go_entries(int fd, uint64_t entries[N_OF(go_probes)], const char **mi
 	return err;
 }
 
-enum classify { NOT_A_RUNTIME, IS_RUNTIME, RUNTIME_UNUSABLE };
-
-/* Which runtime the file at path is, if any. Prints why a runtime that
- * is there cannot be traced. */
-static enum classify classify(const char *path, struct binary *b)
+/* Which runtime the file is, if any. Prints why a runtime that is there
+ * cannot be traced. */
+static enum sonde_rt_class classify(int fd, const char *path, void *data, void *ctx)
 {
+	struct runtime_file *r = data;
 	struct sonde_go_buildinfo bi;
 	const char *missing = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	enum classify c = NOT_A_RUNTIME;
 
-	if (fd < 0)
-		return NOT_A_RUNTIME;
-	snprintf(b->path, sizeof(b->path), "%s", path);
+	(void)ctx;
 	if (!sonde_go_buildinfo_read_fd(fd, &bi)) {
-		b->runtime = GCLAT_GO;
-		c = IS_RUNTIME;
-		if (go_entries(fd, b->go_entries, &missing)) {
-			sonde_err("%s (%s): %s not found in its function table", path, bi.version,
-				  missing ? missing : "the GC functions");
-			c = RUNTIME_UNUSABLE;
-		}
-	} else if (file_has_usdt(fd, java_probes, N_OF(java_probes))) {
-		b->runtime = GCLAT_JAVA;
-		c = IS_RUNTIME;
-	} else if (file_has_usdt(fd, python_probes, N_OF(python_probes))) {
-		b->runtime = GCLAT_PYTHON;
-		c = IS_RUNTIME;
+		r->runtime = GCLAT_GO;
+		if (!go_entries(fd, r->go_entries, &missing))
+			return SONDE_RT_RUNTIME;
+		sonde_err("%s (%s): %s not found in its function table", path, bi.version,
+			  missing ? missing : "the GC functions");
+		return SONDE_RT_UNUSABLE;
 	}
-	close(fd);
-	return c;
+	if (file_has_usdt(fd, java_probes, N_OF(java_probes))) {
+		r->runtime = GCLAT_JAVA;
+		return SONDE_RT_RUNTIME;
+	}
+	if (file_has_usdt(fd, python_probes, N_OF(python_probes))) {
+		r->runtime = GCLAT_PYTHON;
+		return SONDE_RT_RUNTIME;
+	}
+	return SONDE_RT_NOT_RUNTIME;
 }
 
-static bool non_runtime(const struct gclat *g, const struct binary *b)
+/* A Go binary holds its runtime; other programs may map one: libjvm.so,
+ * or a libpython (CPython built --enable-shared). */
+static bool self_contained(const void *data)
 {
-	size_t n = g->n_non_runtimes < MAX_NON_RUNTIMES ? g->n_non_runtimes : MAX_NON_RUNTIMES;
-
-	for (size_t i = 0; i < n; i++)
-		if (g->non_runtimes[i].dev == b->dev && g->non_runtimes[i].ino == b->ino &&
-		    g->non_runtimes[i].mtime.tv_sec == b->mtime.tv_sec &&
-		    g->non_runtimes[i].mtime.tv_nsec == b->mtime.tv_nsec)
-			return true;
-	return false;
+	return ((const struct runtime_file *)data)->runtime == GCLAT_GO;
 }
 
-static bool known(const struct gclat *g, const struct binary *b)
+static bool mapped_candidate(const char *base)
 {
-	for (size_t i = 0; i < g->n_binaries; i++)
-		if (g->binaries[i].dev == b->dev && g->binaries[i].ino == b->ino &&
-		    g->binaries[i].pid == b->pid)
-			return true;
-	return false;
-}
-
-/* Considers one file of a process (pid -1: of every process running it);
- * returns true if it is a runtime to trace. */
-static bool consider(struct gclat *g, const char *path, pid_t pid, bool *unusable)
-{
-	struct binary b = {.pid = pid};
-	struct stat st;
-	enum classify c;
-
-	if (stat(path, &st))
-		return false;
-	b.dev = st.st_dev;
-	b.ino = st.st_ino;
-	b.mtime = st.st_mtim;
-	if (known(g, &b))
-		return true;
-	if (non_runtime(g, &b))
-		return false;
-	c = classify(path, &b);
-	if (c == RUNTIME_UNUSABLE)
-		*unusable = true;
-	if (c != IS_RUNTIME) {
-		g->non_runtimes[g->n_non_runtimes++ % MAX_NON_RUNTIMES] =
-			(struct file_id){b.dev, b.ino, b.mtime};
-		return false;
-	}
-	if (g->n_binaries == MAX_BINARIES) {
-		sonde_err("more than %d runtime files: %s is not traced", MAX_BINARIES, path);
-		return false;
-	}
-	g->binaries[g->n_binaries++] = b;
-	return true;
-}
-
-/* Files mapped by the process that may hold a runtime: libjvm.so, or a
- * libpython (CPython built --enable-shared). Seen through /proc/PID/root,
- * so a container's files are found from the host. */
-static bool scan_maps(struct gclat *g, pid_t pid, pid_t attach_pid, bool *unusable)
-{
-	char path[64], line[PATH_MAX + 128], file[PATH_MAX];
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		char *name = strchr(line, '/');
-		const char *base;
-
-		if (!name)
-			continue;
-		name[strcspn(name, "\n")] = 0;
-		base = strrchr(name, '/') + 1;
-		if (strcmp(base, "libjvm.so") && strncmp(base, "libpython", 9))
-			continue;
-		snprintf(file, sizeof(file), "/proc/%d/root%s", (int)pid, name);
-		found |= consider(g, file, attach_pid, unusable);
-	}
-	fclose(f);
-	return found;
+	return !strcmp(base, "libjvm.so") || !strncmp(base, "libpython", 9);
 }
 
 /* A java launcher that has just started has not loaded its libjvm.so yet;
  * it will load the one next to it, <home>/lib/server/libjvm.so, for
  * <home>/bin/java (the default -server VM). */
-static bool java_launcher_vm(struct gclat *g, pid_t pid, bool *unusable)
+static bool java_launcher_vm(pid_t pid, char *lib, size_t size)
 {
-	char exe[64], target[PATH_MAX], lib[PATH_MAX + 64];
+	char exe[64], target[PATH_MAX];
 	ssize_t n;
 	char *slash;
 
@@ -343,77 +220,8 @@ static bool java_launcher_vm(struct gclat *g, pid_t pid, bool *unusable)
 	if (!slash || strcmp(slash, "/bin"))
 		return false;
 	*slash = 0;
-	snprintf(lib, sizeof(lib), "/proc/%d/root%s/lib/server/libjvm.so", (int)pid, target);
-	return consider(g, lib, -1, unusable);
-}
-
-/* attach_pid: the pid the probes are for, or -1 (every process running
- * the same files). */
-static bool find_in_process(struct gclat *g, pid_t pid, pid_t attach_pid, bool *unusable)
-{
-	char exe[64];
-	size_t before = g->n_binaries;
-	bool found;
-
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
-	found = consider(g, exe, attach_pid, unusable);
-	/* A Go binary holds its runtime; others may map one. */
-	if (!found || g->n_binaries == before || g->binaries[before].runtime != GCLAT_GO)
-		found |= scan_maps(g, pid, attach_pid, unusable);
-	return found;
-}
-
-static int find_targets(struct gclat *g)
-{
-	bool unusable = false;
-	DIR *d;
-	struct dirent *de;
-
-	if (g->binary_path) {
-		if (consider(g, g->binary_path, -1, &unusable))
-			return 0;
-		if (!unusable)
-			sonde_err("%s is no Go binary and has no HotSpot or CPython GC probes",
-				  g->binary_path);
-		return SONDE_EXIT_UNSUPPORTED;
-	}
-	if (g->args.n_pids) {
-		for (size_t i = 0; i < g->args.n_pids; i++) {
-			pid_t pid = g->args.pids[i];
-			char comm[16];
-
-			if (find_in_process(g, pid, pid, &unusable))
-				continue;
-			if (!unusable) {
-				comm_of(pid, comm);
-				sonde_err("PID %d (%s) runs no Go, Java or Python runtime with GC probes",
-					  (int)pid, comm);
-			}
-			return SONDE_EXIT_UNSUPPORTED;
-		}
-		return 0;
-	}
-	/* System-wide: every runtime running now, each file once for all the
-	 * processes that run it. */
-	d = opendir("/proc");
-	if (!d) {
-		sonde_err("cannot read /proc: %m");
-		return SONDE_EXIT_RUNTIME;
-	}
-	while ((de = readdir(d))) {
-		pid_t pid;
-
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		pid = atoi(de->d_name);
-		if (pid != getpid())
-			find_in_process(g, pid, -1, &unusable);
-	}
-	closedir(d);
-	g->follow = true;
-	if (!g->n_binaries)
-		sonde_info(1, "no Go, Java or Python runtime running yet: waiting for programs to start");
-	return 0;
+	snprintf(lib, size, "/proc/%d/root%s/lib/server/libjvm.so", (int)pid, target);
+	return true;
 }
 
 /* ---- attaching ---- */
@@ -437,17 +245,19 @@ static int add(struct sonde_session *s, struct bpf_link *link, const char *what,
 	return 0;
 }
 
-static int attach_binary(struct gclat *g, struct sonde_session *s, const struct binary *b)
+static int attach_file(struct sonde_session *s, const struct sonde_rt_file *b, void *ctx)
 {
+	struct gclat *g = ctx;
+	const struct runtime_file *r = b->data;
 	struct bpf_object *obj = g->skel->obj;
-	const struct usdt_probe *usdt = b->runtime == GCLAT_JAVA ? java_probes : python_probes;
+	const struct usdt_probe *usdt = r->runtime == GCLAT_JAVA ? java_probes : python_probes;
 	int rc = 0;
 
-	if (b->runtime == GCLAT_GO) {
+	if (r->runtime == GCLAT_GO) {
 		for (size_t i = 0; i < N_OF(go_probes) && !rc; i++) {
 			struct bpf_program *prog = bpf_object__find_program_by_name(obj, go_probes[i].prog);
 
-			rc = add(s, sonde_uprobe_attach_vaddr(prog, b->pid, b->path, b->go_entries[i]),
+			rc = add(s, sonde_uprobe_attach_vaddr(prog, b->pid, b->path, r->go_entries[i]),
 				 go_probes[i].func, b->path);
 		}
 	} else {
@@ -460,7 +270,7 @@ static int attach_binary(struct gclat *g, struct sonde_session *s, const struct 
 		}
 	}
 	if (!rc)
-		sonde_info(1, "tracing %s GC in %s%s", runtime_names[b->runtime], b->path,
+		sonde_info(1, "tracing %s GC in %s%s", runtime_names[r->runtime], b->path,
 			   b->pid < 0 ? " (every process running it)" : "");
 	return rc;
 }
@@ -468,12 +278,8 @@ static int attach_binary(struct gclat *g, struct sonde_session *s, const struct 
 static int attach_runtimes(struct sonde_session *s, void *ctx)
 {
 	struct gclat *g = ctx;
-	int rc = 0;
 
-	g->session = s;
-	for (size_t i = 0; i < g->n_binaries && !rc; i++)
-		rc = attach_binary(g, s, &g->binaries[i]);
-	return rc;
+	return sonde_rt_targets_attach(g->targets, s);
 }
 
 /* ---- output ---- */
@@ -567,21 +373,6 @@ static void count(struct gclat *g, const struct gclat_event *e)
 		h->pause_slots[sonde_log2_slot(e->pause_ns / 1000)]++;
 }
 
-/* A program started: if it brings a runtime not probed yet, probe it for
- * every process. Its first collections may pass before that: the program
- * already runs when the exec is reported. A failure is reported, and the
- * processes traced so far go on being traced. */
-static void probe_new_process(struct gclat *g, pid_t pid)
-{
-	size_t before = g->n_binaries;
-	bool unusable = false;
-
-	if (!find_in_process(g, pid, -1, &unusable))
-		java_launcher_vm(g, pid, &unusable);
-	for (size_t i = before; i < g->n_binaries; i++)
-		attach_binary(g, g->session, &g->binaries[i]);
-}
-
 static int on_event(void *ctx, const void *data, size_t size)
 {
 	struct gclat *g = ctx;
@@ -591,7 +382,7 @@ static int on_event(void *ctx, const void *data, size_t size)
 	if (size < sizeof(*e) || e->runtime >= GCLAT_N_RUNTIMES)
 		return 0;
 	if (e->kind == GCLAT_KIND_EXEC) {
-		probe_new_process(g, e->pid);
+		sonde_rt_targets_program_started(g->targets, e->pid);
 		return 0;
 	}
 	if (g->hist) {
@@ -688,7 +479,19 @@ int main(int argc, char **argv)
 		.ctx = &g,
 	};
 	struct gclat_bpf *skel __attribute__((cleanup(destroy_skel))) = NULL;
+	const struct sonde_rt_kind runtime_kind = {
+		.classify = classify,
+		.data_size = sizeof(struct runtime_file),
+		.attach = attach_file,
+		.mapped_candidate = mapped_candidate,
+		.self_contained = self_contained,
+		.will_load = java_launcher_vm,
+		.process_what = "Go, Java or Python runtime with GC probes",
+		.file_what = "is no Go binary and has no HotSpot or CPython GC probes",
+		.ctx = &g,
+	};
 	int rc = sonde_cli_parse(&tool, argc, argv, &g.args);
+	bool follow = false;
 
 	if (rc != SONDE_CLI_CONTINUE)
 		return rc;
@@ -703,15 +506,23 @@ int main(int argc, char **argv)
 		sonde_err("-p and --binary are two different targets: give one");
 		rc = SONDE_EXIT_USAGE;
 	}
+	if (!rc) {
+		g.targets = sonde_rt_targets_new(&runtime_kind);
+		if (!g.targets) {
+			sonde_err("%m");
+			rc = SONDE_EXIT_RUNTIME;
+		}
+	}
 	/* Before reading other processes' files: without privileges, say
 	 * that rather than "not a runtime". */
 	if (!rc && !g.args.plan)
 		rc = sonde_caps_check();
 	if (!rc && !g.args.plan)
-		rc = find_targets(&g);
+		rc = sonde_rt_targets_find(g.targets, g.binary_path, g.args.pids, g.args.n_pids);
 	/* --plan reports what system-wide mode would attach. */
-	if (g.args.plan && !g.args.n_pids && !g.binary_path)
-		g.follow = true;
+	if (!rc && g.args.plan && !g.args.n_pids && !g.binary_path)
+		sonde_rt_targets_set_follow(g.targets, true);
+	follow = !rc && sonde_rt_targets_follow(g.targets);
 	if (!rc) {
 		skel = gclat_bpf__open();
 		if (!skel) {
@@ -720,6 +531,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (rc) {
+		sonde_rt_targets_free(g.targets);
 		sonde_args_free(&g.args);
 		return rc;
 	}
@@ -732,18 +544,19 @@ int main(int argc, char **argv)
 		.args = &g.args,
 		.obj = skel->obj,
 		.probes = exec_probes,
-		.n_probes = g.follow ? N_OF(exec_probes) : 0,
+		.n_probes = follow ? N_OF(exec_probes) : 0,
 		.header = g.hist ? NULL : &g.table,
 		.on_event = on_event,
 		.on_interval = g.hist ? on_hist_tick : NULL,
 		.on_end = g.hist ? on_hist_tick : NULL,
 		.attach_extra = attach_runtimes,
 		.extra_progs = extra_progs,
-		.keep_caps = g.follow ? SONDE_KEEP_BPF | SONDE_KEEP_PROC_READ : SONDE_KEEP_NONE,
+		.keep_caps = follow ? SONDE_KEEP_BPF | SONDE_KEEP_PROC_READ : SONDE_KEEP_NONE,
 		.ctx = &g,
 	};
 	rc = sonde_session_run(&cfg);
 	sonde_json_free(&g.json);
+	sonde_rt_targets_free(g.targets);
 	sonde_args_free(&g.args);
 	return rc;
 }

@@ -94,4 +94,37 @@ struct sonde_go_buildinfo {
 int sonde_go_buildinfo_read_image(const uint8_t *data, size_t size, struct sonde_go_buildinfo *out);
 int sonde_go_buildinfo_read_fd(int fd, struct sonde_go_buildinfo *out);
 
+/* ---- runtime structures ---- */
+
+/* Where the fields of runtime.g (a goroutine) a tracer reads lie, in
+ * bytes from the start of the struct (amd64 and other 64-bit targets). */
+struct sonde_go_g_offsets {
+	uint32_t goid;		/* the goroutine id */
+	uint32_t atomicstatus;	/* _Grunnable, _Grunning, ... _Gdead = 6 */
+	uint32_t gopc;		/* pc of the go statement that created it */
+	uint32_t startpc;	/* entry of its function */
+};
+
+enum sonde_go_layout_source {
+	SONDE_GO_LAYOUT_DWARF,	/* the binary's own debug info */
+	SONDE_GO_LAYOUT_TABLE,	/* the table for its Go release */
+};
+
+/* From the binary's DWARF (runtime.g's members): 0, -ENOENT no DWARF or
+ * no runtime.g in it, -EINVAL a member missing or odd. */
+int sonde_go_g_offsets_dwarf(int fd, struct sonde_go_g_offsets *out);
+/* From the table, for a Go version as build info spells it ("go1.19.8",
+ * "go1.21rc2"): 0, or -ENOTSUP for a release the table does not cover
+ * (before Go 1.17, or newer than it knows), -EINVAL not a Go version. */
+int sonde_go_g_offsets_for_version(const char *version, struct sonde_go_g_offsets *out);
+/* DWARF when the binary has it, else the table for the release its
+ * build info names. 0 or -errno as above; *source says which. */
+int sonde_go_g_offsets_fd(int fd, struct sonde_go_g_offsets *out,
+			  enum sonde_go_layout_source *source);
+
+/* The address of a Go global variable (e.g. "runtime.allgs") from the
+ * symbol table, else from the DWARF: 0, -ENOENT when neither has it (a
+ * binary built with -ldflags=-s), -ENOEXEC not ELF. */
+int sonde_go_variable_address(int fd, const char *name, uint64_t *addr);
+
 #endif

@@ -1,0 +1,3 @@
+module chan_block
+
+go 1.17
