@@ -127,6 +127,13 @@ class Plan:
         `name.workload`: the workload."""
         self._add(name, "trace", name, workload, *tool)
 
+    def spawn(self, name, *command):
+        """Check `name`: starts the command in the background, for later
+        checks to trace, and waits for its first line (the check's
+        output). Its pid is in the guest's /tmp/NAME.pid; a check sends
+        it a line with `echo >/tmp/NAME.in` and reads /tmp/NAME.out."""
+        self._add(name, "spawn", name, *command)
+
     def script(self):
         return "\n".join(self._lines) + "\n"
 
@@ -263,8 +270,11 @@ def parse(text):
     return checks, complete
 
 
-def boot(vmlinuz, plan, progs, timeout=BOOT_TIMEOUT):
+def boot(vmlinuz, plan, progs, disks=(), timeout=BOOT_TIMEOUT):
     """Boots the kernel with the plan and programs; returns the Results.
+    Each of disks (raw image files) is attached as an NVMe disk, the only
+    disk controller the cloud kernel has built in (virtio-blk is a
+    module): the guest sees them as /dev/nvme0n1, nvme1n1, ...
     Raises Unavailable when qemu, busybox or cpio is not installed."""
     qemu = _tool(QEMU)
     with tempfile.TemporaryDirectory() as tmp:
@@ -275,6 +285,9 @@ def boot(vmlinuz, plan, progs, timeout=BOOT_TIMEOUT):
                "-no-reboot", "-kernel", str(vmlinuz), "-initrd", str(tmp / "initrd.gz"),
                "-append", "console=ttyS0 panic=-1 quiet rdinit=/init",
                "-serial", f"file:{tmp / 'console.log'}", "-serial", f"file:{tmp / 'results.log'}"]
+        for i, disk in enumerate(disks):
+            cmd += ["-drive", f"file={disk},if=none,format=raw,id=disk{i}",
+                    "-device", f"nvme,drive=disk{i},serial=sonde{i}"]
         try:
             qemu_run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
             qemu_failed = qemu_run.returncode and qemu_run.stderr.strip()
