@@ -41,7 +41,8 @@ struct fsslower {
 static const struct sonde_option options[] = {
 	{"min", 'm', "MS", "only operations taking at least MS milliseconds (default 10; 0: all); "
 			   "a unit may be given instead (250us)"},
-	{"type", 't', "FSTYPE", "only files on this file-system type (ext4, xfs, nfs4, tmpfs, ...)"},
+	{"type", 't', "FSTYPE", "only files on this file-system type (ext4, xfs, nfs4, tmpfs, ...); "
+				"for ext4, xfs, btrfs, f2fs, nfs, nfs4: its own functions where possible"},
 	{"dist", OPT_DIST, NULL, "print per-operation latency histograms instead of events"},
 	{0},
 };
@@ -566,6 +567,10 @@ int main(int argc, char **argv)
 			"threshold and filters apply in the kernel: fast operations never reach user\n"
 			"space. Sockets, character devices (terminals) and pseudo files such as\n"
 			"anonymous pipes are left out unless -t names their file system.\n"
+			"With -t ext4, xfs, btrfs, f2fs, nfs or nfs4, that file system's own file\n"
+			"operations (ext4_file_read_iter, ...) are timed where fentry or kprobes\n"
+			"reach them, which also sees io_uring, aio and in-kernel I/O; elsewhere the\n"
+			"VFS functions or the syscalls, filtered by type (-v says which and why).\n"
 			"--dist prints a log2 latency histogram per operation instead (every\n"
 			"operation counts unless -m is given), at the end or every -i.",
 		.examples =
