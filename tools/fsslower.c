@@ -24,6 +24,7 @@
 #include "fsslower.skel.h"
 
 #define DEFAULT_MIN_NS 10000000ull
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 enum { OPT_DIST = SONDE_OPT_LONG };
 
@@ -381,6 +382,7 @@ enum { FS_READ, FS_WRITE, FS_OPEN, FS_FSYNC, FS_N_FUNCS };
 /* The probes timing one file system's functions, built for the -t given:
  * every end before its start, like the VFS ones. */
 struct fs_probes {
+	char set_name[48];	/* "ext4 file operations" */
 	char names[2 * FS_N_FUNCS][96];
 	struct sonde_probe probes[2 * FS_N_FUNCS];
 };
@@ -419,7 +421,7 @@ static void fill_fs_probes(struct fs_probes *p, const struct fs_functions *fs)
 
 static const struct fs_functions *fs_functions_of(const char *type)
 {
-	for (size_t i = 0; type && i < sizeof(fs_functions) / sizeof(fs_functions[0]); i++)
+	for (size_t i = 0; type && i < N_OF(fs_functions); i++)
 		if (!strcmp(fs_functions[i].type, type))
 			return &fs_functions[i];
 	return NULL;
@@ -459,8 +461,6 @@ static const struct sonde_probe raw_syscall_probes[] = {
 		{SONDE_ATTACH_TP_BTF, "syscall_enter_btf", "raw_syscalls/sys_enter"},
 		{SONDE_ATTACH_RAW_TP, "syscall_enter_raw", "raw_syscalls/sys_enter"}}},
 };
-
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The layers, best first, after the file system's own functions. */
 static const struct sonde_probe_set generic_sets[] = {
@@ -504,14 +504,15 @@ static int choose_probe_set(const struct fsslower *t, struct fs_probes *fs_probe
 			    struct sonde_probe_set *sets)
 {
 	const struct fs_functions *fs = fs_functions_of(t->fs_type);
-	char reasons[2048] = "", fs_set_name[48];
+	char reasons[2048] = "";
 	size_t n = 0;
 	int set;
 
 	if (fs) {
 		fill_fs_probes(fs_probes, fs);
-		snprintf(fs_set_name, sizeof(fs_set_name), "%s file operations", fs->type);
-		sets[n++] = (struct sonde_probe_set){fs_set_name, fs_probes->probes,
+		snprintf(fs_probes->set_name, sizeof(fs_probes->set_name), "%s file operations",
+			 fs->type);
+		sets[n++] = (struct sonde_probe_set){fs_probes->set_name, fs_probes->probes,
 						     N_OF(fs_probes->probes)};
 	} else if (t->fs_type) {
 		sonde_info(1, "no functions of its own known for %s: filtering by file-system type",
