@@ -12,7 +12,8 @@ checked there:
   (sonde-probe-paths, a test-only program);
 - `sonde doctor`, where the front command is built, reports kprobes and fentry;
 - sonde-fsslower -t ext4 times ext4's own file operations (fentry, and
-  kprobes when forced) on an ext4 image made here and attached as a disk;
+  kprobes when forced) on an ext4 image made here and attached as a disk,
+  and -t xfs chooses fentry on the functions of the xfs module;
 - sonde-offcpu, sonde-profile and sonde-gclat report known workloads: a
   known sleeping call chain, a known spinning one, a Go program's GCs.
 
@@ -95,6 +96,13 @@ FRONT = any(p.name == "sonde" for p in PROGRAMS)
 WORKLOADS = {p.name for p in PROGRAMS}
 HAVE_MKFS = shutil.which("mkfs.ext4") is not None
 HAVE_GO = shutil.which("go") is not None
+# xfs is a module on Debian's kernel: fentry finds its functions in the
+# module's own BTF (/sys/kernel/btf/xfs).
+try:
+    XFS_KOS, NO_XFS = vm.modules(KERNEL, "xfs"), ""
+except vm.Unavailable as e:
+    XFS_KOS, NO_XFS = [], str(e)
+XFS_FUNCS = ("xfs_file_read_iter", "xfs_file_write_iter", "xfs_file_open", "xfs_file_fsync")
 TCPCONNECT_FIELDS = {"ts_ns", "pid", "tid", "comm", "uid", "af", "saddr", "sport", "daddr",
                      "dport", "outcome", "latency_ns", "container"}
 SLEEP_NS = 1234567	# distinctive: no other sleep in the guest asks for it
@@ -154,6 +162,10 @@ def plan():
                     "-o", "json", "-m", "0", "-t", "ext4", *with_method(m))
         p.trace("fsslower:ext4:table", EXT4_WORKLOAD.format(m="table"),
                 "sonde-fsslower", "-v", "-m", "0", "-t", "ext4")
+    if "fsslower" in TOOLS and XFS_KOS:
+        p.run("xfs:insmod", "sh", "-c", " && ".join(f"insmod /sonde/modules/{ko.name}"
+                                                    for ko in XFS_KOS))
+        p.run("fsslower:xfs", "sonde-fsslower", "-v", "-t", "xfs", "-d", "300ms")
     if "offcpu" in TOOLS and "stacks" in WORKLOADS:
         p.spawn("sleeper", "stacks", "sleep", SLEEPER_N, SLEEPER_MS)
         p.trace("offcpu:sleeps", until_done("sleeper"),
@@ -198,13 +210,13 @@ def guest(tmp_path_factory):
     d = tmp_path_factory.mktemp("guest")
     disks = [ext4_image(d)] if "fsslower" in TOOLS and HAVE_MKFS else []
     progs = PROGRAMS + ([force_gc(d)] if "gclat" in TOOLS and HAVE_GO else [])
-    results = vm.boot(KERNEL, plan(), progs, disks)
+    results = vm.boot(KERNEL, plan(), progs, disks, XFS_KOS)
     if not results.complete:
         # Under TCG the guest's clocks follow the host's CPU: a host busy
         # elsewhere starves it into RCU stalls. A tool that really hangs
         # the guest hangs it again, and fails below.
         print(f"the guest did not finish; booting once more:\n{results.console_tail()}")
-        results = vm.boot(KERNEL, plan(), progs, disks)
+        results = vm.boot(KERNEL, plan(), progs, disks, XFS_KOS)
     assert results.complete, (f"the guest did not finish its checks in {results.seconds:.0f} s; "
                               f"console:\n{results.console_tail()}")
     return results
@@ -374,6 +386,18 @@ def test_fsslower_times_ext4_functions(guest, method):
         [("read", 0, SEED_KB * 1024)], seed
     assert seen[f"/mnt/ext4/out-{method}.bin"] == [("open", None, None)] + \
         [("write", 65536, k * 65536) for k in range(4)] + [("fsync", None, None)]
+
+
+@pytest.mark.skipif(not XFS_KOS, reason=f"no xfs module: {NO_XFS}")
+def test_fsslower_xfs_functions_in_a_module(guest):
+    """A file system built as a module: its functions are fentry targets
+    through the module's BTF."""
+    assert guest["xfs:insmod"].rc == 0, guest["xfs:insmod"].err
+    r = guest["fsslower:xfs"]
+    assert r.rc == 0, r.err
+    assert "timing file operations at the xfs file operations" in r.err, r.err
+    assert chosen(r.err) == {**{f"{f} calls": "fentry" for f in XFS_FUNCS},
+                             **{f"{f} returns": "fexit" for f in XFS_FUNCS}}, r.err
 
 
 @needs_ext4
