@@ -405,6 +405,7 @@ static void fill_fs_probes(struct fs_probes *p, const struct fs_functions *fs)
 	};
 	const char *funcs[FS_N_FUNCS] = {fs->read, fs->write, fs->open, fs->fsync};
 
+	snprintf(p->set_name, sizeof(p->set_name), "%s file operations", fs->type);
 	for (int f = 0; f < FS_N_FUNCS; f++) {
 		char *end_name = p->names[f], *start_name = p->names[FS_N_FUNCS + f];
 
@@ -510,8 +511,6 @@ static int choose_probe_set(const struct fsslower *t, struct fs_probes *fs_probe
 
 	if (fs) {
 		fill_fs_probes(fs_probes, fs);
-		snprintf(fs_probes->set_name, sizeof(fs_probes->set_name), "%s file operations",
-			 fs->type);
 		sets[n++] = (struct sonde_probe_set){fs_probes->set_name, fs_probes->probes,
 						     N_OF(fs_probes->probes)};
 	} else if (t->fs_type) {

@@ -136,6 +136,12 @@ def modules(vmlinuz, *names):
     return order
 
 
+def kernel_config(vmlinuz):
+    """The kernel's build configuration as {CONFIG_X: value}."""
+    config = vmlinuz.parent / vmlinuz.name.replace("vmlinuz-", "config-")
+    return dict(l.split("=", 1) for l in config.read_text().splitlines() if "=" in l and l[0] != "#")
+
+
 # ---- what the guest runs ----
 
 class Plan:
