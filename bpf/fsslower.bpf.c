@@ -5,10 +5,13 @@
  * the fd in BPF, and the threshold and the file-system filter are applied
  * here so only slow operations on wanted files reach user space.
  *
- * Three sets of programs time the same operations at different layers;
+ * Four sets of programs time the same operations at different layers;
  * user space loads one set:
+ *   - one file system's own file operations (ext4_file_read_iter,
+ *     ext4_file_write_iter, ext4_file_open, ext4_sync_file, or another
+ *     file system's), with fentry/fexit or kprobes, for -t;
  *   - VFS functions (vfs_read, vfs_write, vfs_readv, vfs_writev,
- *     do_sys_openat2, vfs_fsync_range) with fentry/fexit or kprobes;
+ *     do_sys_openat2, vfs_fsync_range), likewise;
  *   - per-syscall tracepoints (syscalls:sys_enter_read, ...), which run
  *     only for the syscalls asked for;
  *   - the raw sys_enter/sys_exit tracepoints (tp_btf or raw_tp), which run
@@ -328,9 +331,11 @@ static __always_inline int finish_op(__s64 ret)
 	if (latency_ns < min_latency_ns)
 		return 0;
 	file = start.file;
-	if (start.op == FSSLOWER_OPEN) {
-		/* The opened file is known only now; a failed open has
-		 * none, so it cannot match a file-system filter. */
+	if (start.op == FSSLOWER_OPEN && !file) {
+		/* An open of a syscall or of the VFS: the opened file is
+		 * known only now; a failed one has none, so it cannot match
+		 * a file-system filter. (A file system's own open had its
+		 * file from the start.) */
 		file = ret >= 0 ? fd_to_file(ret) : NULL;
 		if (file ? !file_wanted(file) : fs_filter[0] != 0)
 			return 0;
@@ -396,25 +401,19 @@ struct syscall_exit_record {
 
 /* A program may not read past the end of the smallest record it is
  * attached to, so the enter programs differ by how many arguments they
- * read: the fd or file name (first two), the fd and the offset (fourth),
- * or only the fd (fsync, fdatasync). One program serves every exit. */
-SEC("tracepoint/syscalls/sys_enter_read")
-int syscall_enter_tp(struct syscall_enter_record *ctx)
-{
-	return on_syscall_enter(ctx->nr, ctx->args[0], ctx->args[1], 0);
-}
+ * read (arg1 and arg3: expressions of ctx, or 0): the fd or file name
+ * (first two), the fd and the offset (fourth), or only the fd (fsync,
+ * fdatasync). One program serves every exit. */
+#define SYSCALL_ENTER_TP(prog, tracepoint, arg1, arg3)				\
+	SEC("tracepoint/syscalls/" tracepoint)					\
+	int prog(struct syscall_enter_record *ctx)				\
+	{									\
+		return on_syscall_enter(ctx->nr, ctx->args[0], arg1, arg3);	\
+	}
 
-SEC("tracepoint/syscalls/sys_enter_pread64")
-int syscall_enter_pos_tp(struct syscall_enter_record *ctx)
-{
-	return on_syscall_enter(ctx->nr, ctx->args[0], 0, ctx->args[3]);
-}
-
-SEC("tracepoint/syscalls/sys_enter_fsync")
-int syscall_enter_fd_tp(struct syscall_enter_record *ctx)
-{
-	return on_syscall_enter(ctx->nr, ctx->args[0], 0, 0);
-}
+SYSCALL_ENTER_TP(syscall_enter_tp, "sys_enter_read", ctx->args[1], 0)
+SYSCALL_ENTER_TP(syscall_enter_pos_tp, "sys_enter_pread64", 0, ctx->args[3])
+SYSCALL_ENTER_TP(syscall_enter_fd_tp, "sys_enter_fsync", 0, 0)
 
 SEC("tracepoint/syscalls/sys_exit_read")
 int syscall_exit_tp(struct syscall_exit_record *ctx)
@@ -446,31 +445,24 @@ static __always_inline int on_raw_syscall_enter(struct pt_regs *regs, long nr)
 				PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM4_CORE_SYSCALL(regs));
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(syscall_enter_btf, struct pt_regs *regs, long nr)
-{
-	return on_raw_syscall_enter(regs, nr);
-}
+/* The enter and exit programs of raw sys_enter/sys_exit, as tp_btf or
+ * raw_tp programs (section prefix sec, program names ending in suffix). */
+#define RAW_SYSCALL_PROGS(sec, suffix)						\
+	SEC(sec "/sys_enter")							\
+	int BPF_PROG(syscall_enter_##suffix, struct pt_regs *regs, long nr)	\
+	{									\
+		return on_raw_syscall_enter(regs, nr);				\
+	}									\
+	SEC(sec "/sys_exit")							\
+	int BPF_PROG(syscall_exit_##suffix, struct pt_regs *regs, long ret)	\
+	{									\
+		return finish_op(ret);						\
+	}
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(syscall_exit_btf, struct pt_regs *regs, long ret)
-{
-	return finish_op(ret);
-}
+RAW_SYSCALL_PROGS("tp_btf", btf)
+RAW_SYSCALL_PROGS("raw_tp", raw)
 
-SEC("raw_tp/sys_enter")
-int BPF_PROG(syscall_enter_raw, struct pt_regs *regs, long nr)
-{
-	return on_raw_syscall_enter(regs, nr);
-}
-
-SEC("raw_tp/sys_exit")
-int BPF_PROG(syscall_exit_raw, struct pt_regs *regs, long ret)
-{
-	return finish_op(ret);
-}
-
-/* ---- VFS level ---- */
+/* ---- kernel functions: the VFS, or a file system's own ---- */
 
 static __always_inline int start_vfs_rw(__u8 op, struct file *file, loff_t *pos)
 {
@@ -491,127 +483,79 @@ static __always_inline int start_vfs_open(const char *filename)
 	return tracing_current() ? start_open(filename) : 0;
 }
 
-static __always_inline int start_vfs_fsync(struct file *file, int datasync)
+static __always_inline int start_fsync(struct file *file, int datasync)
 {
 	if (!tracing_current())
 		return 0;
 	return start_file_op(datasync ? FSSLOWER_FDATASYNC : FSSLOWER_FSYNC, file, false, 0);
 }
 
-SEC("fentry/vfs_read")
-int BPF_PROG(vfs_read_entry, struct file *file, char *buf, size_t count, loff_t *pos)
+/* A file system's read_iter/write_iter: the file and position are the
+ * kiocb's. */
+static __always_inline int start_fs_iter(__u8 op, struct kiocb *iocb)
 {
-	return start_vfs_rw(FSSLOWER_READ, file, pos);
+	if (!tracing_current())
+		return 0;
+	return start_file_op(op, BPF_CORE_READ(iocb, ki_filp), false, BPF_CORE_READ(iocb, ki_pos));
 }
 
-SEC("fexit/vfs_read")
-int BPF_PROG(vfs_read_exit, struct file *file, char *buf, size_t count, loff_t *pos, ssize_t ret)
+/* A file system's open: the file exists already (finish_op keeps it),
+ * the path lookup is over; only the file system's own work is timed. */
+static __always_inline int start_fs_open(struct file *file)
 {
-	return finish_op(ret);
+	return tracing_current() ? start_file_op(FSSLOWER_OPEN, file, false, 0) : 0;
 }
 
-SEC("fentry/vfs_write")
-int BPF_PROG(vfs_write_entry, struct file *file, const char *buf, size_t count, loff_t *pos)
-{
-	return start_vfs_rw(FSSLOWER_WRITE, file, pos);
-}
+/* The three programs timing one kernel function: prog_entry (fentry),
+ * prog_exit (fexit) and prog_kprobe (its end is one of the kretprobes
+ * below). start: what the function's start does, in terms of its
+ * parameters, which follow (all of them, as fexit needs them before the
+ * return value). func is only the default target: user space attaches
+ * each program where its probe table says. */
+#define TIMED_FUNC(prog, func, start, ret_type, ...)				\
+	SEC("fentry/" #func)							\
+	int BPF_PROG(prog##_entry, __VA_ARGS__)					\
+	{									\
+		return start;							\
+	}									\
+	SEC("fexit/" #func)							\
+	int BPF_PROG(prog##_exit, __VA_ARGS__, ret_type ret)			\
+	{									\
+		return finish_op(ret);						\
+	}									\
+	SEC("kprobe/" #func)							\
+	int BPF_KPROBE(prog##_kprobe, __VA_ARGS__)				\
+	{									\
+		return start;							\
+	}
 
-SEC("fexit/vfs_write")
-int BPF_PROG(vfs_write_exit, struct file *file, const char *buf, size_t count, loff_t *pos,
-	     ssize_t ret)
-{
-	return finish_op(ret);
-}
+/* VFS functions: every file system, but below the syscalls. */
+TIMED_FUNC(vfs_read, vfs_read, start_vfs_rw(FSSLOWER_READ, file, pos), ssize_t,
+	   struct file *file, char *buf, size_t count, loff_t *pos)
+TIMED_FUNC(vfs_write, vfs_write, start_vfs_rw(FSSLOWER_WRITE, file, pos), ssize_t,
+	   struct file *file, const char *buf, size_t count, loff_t *pos)
+TIMED_FUNC(vfs_readv, vfs_readv, start_vfs_rw(FSSLOWER_READ, file, pos), ssize_t,
+	   struct file *file, const struct iovec *vec, unsigned long vlen, loff_t *pos,
+	   rwf_t flags)
+TIMED_FUNC(vfs_writev, vfs_writev, start_vfs_rw(FSSLOWER_WRITE, file, pos), ssize_t,
+	   struct file *file, const struct iovec *vec, unsigned long vlen, loff_t *pos,
+	   rwf_t flags)
+TIMED_FUNC(openat2, do_sys_openat2, start_vfs_open(filename), int,
+	   int dfd, const char *filename, struct open_how *how)
+TIMED_FUNC(fsync, vfs_fsync_range, start_fsync(file, datasync), int,
+	   struct file *file, loff_t start, loff_t end, int datasync)
 
-SEC("fentry/vfs_readv")
-int BPF_PROG(vfs_readv_entry, struct file *file, const struct iovec *vec, unsigned long vlen,
-	     loff_t *pos)
-{
-	return start_vfs_rw(FSSLOWER_READ, file, pos);
-}
-
-SEC("fexit/vfs_readv")
-int BPF_PROG(vfs_readv_exit, struct file *file, const struct iovec *vec, unsigned long vlen,
-	     loff_t *pos, rwf_t flags, ssize_t ret)
-{
-	return finish_op(ret);
-}
-
-SEC("fentry/vfs_writev")
-int BPF_PROG(vfs_writev_entry, struct file *file, const struct iovec *vec, unsigned long vlen,
-	     loff_t *pos)
-{
-	return start_vfs_rw(FSSLOWER_WRITE, file, pos);
-}
-
-SEC("fexit/vfs_writev")
-int BPF_PROG(vfs_writev_exit, struct file *file, const struct iovec *vec, unsigned long vlen,
-	     loff_t *pos, rwf_t flags, ssize_t ret)
-{
-	return finish_op(ret);
-}
-
-SEC("fentry/do_sys_openat2")
-int BPF_PROG(openat2_entry, int dfd, const char *filename)
-{
-	return start_vfs_open(filename);
-}
-
-SEC("fexit/do_sys_openat2")
-int BPF_PROG(openat2_exit, int dfd, const char *filename, struct open_how *how, int ret)
-{
-	return finish_op(ret);
-}
-
-SEC("fentry/vfs_fsync_range")
-int BPF_PROG(fsync_entry, struct file *file, loff_t start, loff_t end, int datasync)
-{
-	return start_vfs_fsync(file, datasync);
-}
-
-SEC("fexit/vfs_fsync_range")
-int BPF_PROG(fsync_exit, struct file *file, loff_t start, loff_t end, int datasync, int ret)
-{
-	return finish_op(ret);
-}
-
-SEC("kprobe/vfs_read")
-int BPF_KPROBE(vfs_read_kprobe, struct file *file, char *buf, size_t count, loff_t *pos)
-{
-	return start_vfs_rw(FSSLOWER_READ, file, pos);
-}
-
-SEC("kprobe/vfs_write")
-int BPF_KPROBE(vfs_write_kprobe, struct file *file, const char *buf, size_t count, loff_t *pos)
-{
-	return start_vfs_rw(FSSLOWER_WRITE, file, pos);
-}
-
-SEC("kprobe/vfs_readv")
-int BPF_KPROBE(vfs_readv_kprobe, struct file *file, const struct iovec *vec,
-	       unsigned long vlen, loff_t *pos)
-{
-	return start_vfs_rw(FSSLOWER_READ, file, pos);
-}
-
-SEC("kprobe/vfs_writev")
-int BPF_KPROBE(vfs_writev_kprobe, struct file *file, const struct iovec *vec,
-	       unsigned long vlen, loff_t *pos)
-{
-	return start_vfs_rw(FSSLOWER_WRITE, file, pos);
-}
-
-SEC("kprobe/do_sys_openat2")
-int BPF_KPROBE(openat2_kprobe, int dfd, const char *filename)
-{
-	return start_vfs_open(filename);
-}
-
-SEC("kprobe/vfs_fsync_range")
-int BPF_KPROBE(fsync_kprobe, struct file *file, loff_t start, loff_t end, int datasync)
-{
-	return start_vfs_fsync(file, datasync);
-}
+/* One file system's file_operations (ext4_file_read_iter, xfs_file_fsync,
+ * ...): the same shapes for every file system, so one set of programs
+ * serves whichever user space attaches them to. */
+TIMED_FUNC(fs_read, ext4_file_read_iter, start_fs_iter(FSSLOWER_READ, iocb), ssize_t,
+	   struct kiocb *iocb, struct iov_iter *to)
+TIMED_FUNC(fs_write, ext4_file_write_iter, start_fs_iter(FSSLOWER_WRITE, iocb), ssize_t,
+	   struct kiocb *iocb, struct iov_iter *from)
+TIMED_FUNC(fs_open, ext4_file_open, start_fs_open(file), int,
+	   struct inode *inode, struct file *file)
+TIMED_FUNC(fs_fsync, ext4_sync_file, start_fsync(file, datasync), int,
+	   struct file *file, loff_t start, loff_t end, int datasync)
 
 /* A kretprobe only ends what its kprobe began, so one program serves
  * every function returning ssize_t and one every function returning int

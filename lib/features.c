@@ -333,28 +333,59 @@ bool sonde_kernel_has_tracepoint(const char *cat_name)
 	return access(buf, F_OK) == 0;
 }
 
-bool sonde_kernel_has_btf_func(const char *name)
-{
-	const struct btf *btf = sonde_vmlinux_btf();
-
-	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0;
-}
-
-bool sonde_kernel_has_ksym(const char *name)
+/* Finds a kernel symbol in /proc/kallsyms (a compiler suffix such as
+ * ".isra.0" still matches); module gets the module that has it, "" for the
+ * kernel itself. */
+static bool find_ksym(const char *name, char *module, size_t module_size)
 {
 	FILE *f = fopen("/proc/kallsyms", "re");
-	char line[512], sym[256];
+	char line[512], sym[256], mod[80];
 	size_t len = strlen(name);
 	bool found = false;
 
 	if (!f)
 		return false;
 	while (!found && fgets(line, sizeof(line), f)) {
-		/* "ffffffff81000000 T name [module]" */
-		if (sscanf(line, "%*s %*s %255s", sym) == 1 && !strncmp(sym, name, len) &&
-		    (sym[len] == 0 || sym[len] == '.'))
+		/* "ffffffff81000000 T name\t[module]" */
+		int n = sscanf(line, "%*s %*s %255s %79s", sym, mod);
+
+		if (n >= 1 && !strncmp(sym, name, len) && (sym[len] == 0 || sym[len] == '.')) {
 			found = true;
+			if (n == 2 && mod[0] == '[' && mod[strlen(mod) - 1] == ']')
+				snprintf(module, module_size, "%.*s", (int)strlen(mod) - 2, mod + 1);
+			else
+				snprintf(module, module_size, "%s", "");
+		}
 	}
 	fclose(f);
 	return found;
+}
+
+bool sonde_kernel_has_btf_func(const char *name)
+{
+	const struct btf *btf = sonde_vmlinux_btf();
+	char module[64], path[128];
+	struct btf *module_btf;
+	bool found;
+
+	if (!btf)
+		return false;
+	if (btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0)
+		return true;
+	/* A loaded module's function (xfs_file_read_iter): its BTF is split
+	 * off vmlinux's, one file per module; libbpf finds it there too. */
+	if (!find_ksym(name, module, sizeof(module)) || !module[0])
+		return false;
+	snprintf(path, sizeof(path), "/sys/kernel/btf/%s", module);
+	module_btf = btf__parse_split(path, (struct btf *)btf);
+	found = module_btf && btf__find_by_name_kind(module_btf, name, BTF_KIND_FUNC) >= 0;
+	btf__free(module_btf);
+	return found;
+}
+
+bool sonde_kernel_has_ksym(const char *name)
+{
+	char module[64];
+
+	return find_ksym(name, module, sizeof(module));
 }

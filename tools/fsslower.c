@@ -24,6 +24,7 @@
 #include "fsslower.skel.h"
 
 #define DEFAULT_MIN_NS 10000000ull
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 enum { OPT_DIST = SONDE_OPT_LONG };
 
@@ -41,7 +42,8 @@ struct fsslower {
 static const struct sonde_option options[] = {
 	{"min", 'm', "MS", "only operations taking at least MS milliseconds (default 10; 0: all); "
 			   "a unit may be given instead (250us)"},
-	{"type", 't', "FSTYPE", "only files on this file-system type (ext4, xfs, nfs4, tmpfs, ...)"},
+	{"type", 't', "FSTYPE", "only files on this file-system type (ext4, xfs, nfs4, tmpfs, ...); "
+				"for ext4, xfs, btrfs, f2fs, nfs, nfs4: its own functions where possible"},
 	{"dist", OPT_DIST, NULL, "print per-operation latency histograms instead of events"},
 	{0},
 };
@@ -358,6 +360,74 @@ static const struct sonde_probe vfs_probes[] = {
 		{SONDE_ATTACH_KPROBE, "fsync_kprobe", "vfs_fsync_range"}}},
 };
 
+/* A file system's own file_operations, for -t: below the VFS, so also its
+ * asynchronous (aio, io_uring) and in-kernel (splice, loop, nfsd) reads
+ * and writes; its open is only the file system's part, after the path
+ * lookup. NFS v4 opens through its own function. */
+static const struct fs_functions {
+	const char *type;	/* as -t and /proc/mounts name it */
+	const char *read, *write, *open, *fsync;
+} fs_functions[] = {
+	{"ext4", "ext4_file_read_iter", "ext4_file_write_iter", "ext4_file_open", "ext4_sync_file"},
+	{"xfs", "xfs_file_read_iter", "xfs_file_write_iter", "xfs_file_open", "xfs_file_fsync"},
+	{"btrfs", "btrfs_file_read_iter", "btrfs_file_write_iter", "btrfs_file_open",
+	 "btrfs_sync_file"},
+	{"f2fs", "f2fs_file_read_iter", "f2fs_file_write_iter", "f2fs_file_open", "f2fs_sync_file"},
+	{"nfs", "nfs_file_read", "nfs_file_write", "nfs_file_open", "nfs_file_fsync"},
+	{"nfs4", "nfs_file_read", "nfs_file_write", "nfs4_file_open", "nfs_file_fsync"},
+};
+
+enum { FS_READ, FS_WRITE, FS_OPEN, FS_FSYNC, FS_N_FUNCS };
+
+/* The probes timing one file system's functions, built for the -t given:
+ * every end before its start, like the VFS ones. */
+struct fs_probes {
+	char set_name[48];	/* "ext4 file operations" */
+	char names[2 * FS_N_FUNCS][96];
+	struct sonde_probe probes[2 * FS_N_FUNCS];
+};
+
+static void fill_fs_probes(struct fs_probes *p, const struct fs_functions *fs)
+{
+	/* The programs of bpf/fsslower.bpf.c's TIMED_FUNC(fs_*) and the
+	 * kretprobe for the function's return type. */
+	static const struct {
+		const char *entry, *exit, *kprobe, *kretprobe;
+	} progs[FS_N_FUNCS] = {
+		[FS_READ] = {"fs_read_entry", "fs_read_exit", "fs_read_kprobe",
+			     "ssize_return_kretprobe"},
+		[FS_WRITE] = {"fs_write_entry", "fs_write_exit", "fs_write_kprobe",
+			      "ssize_return_kretprobe"},
+		[FS_OPEN] = {"fs_open_entry", "fs_open_exit", "fs_open_kprobe",
+			     "int_return_kretprobe"},
+		[FS_FSYNC] = {"fs_fsync_entry", "fs_fsync_exit", "fs_fsync_kprobe",
+			      "int_return_kretprobe"},
+	};
+	const char *funcs[FS_N_FUNCS] = {fs->read, fs->write, fs->open, fs->fsync};
+
+	snprintf(p->set_name, sizeof(p->set_name), "%s file operations", fs->type);
+	for (int f = 0; f < FS_N_FUNCS; f++) {
+		char *end_name = p->names[f], *start_name = p->names[FS_N_FUNCS + f];
+
+		snprintf(end_name, sizeof(p->names[0]), "%s returns", funcs[f]);
+		snprintf(start_name, sizeof(p->names[0]), "%s calls", funcs[f]);
+		p->probes[f] = (struct sonde_probe){.name = end_name, .alts = {
+			{SONDE_ATTACH_FEXIT, progs[f].exit, funcs[f]},
+			{SONDE_ATTACH_KRETPROBE, progs[f].kretprobe, funcs[f]}}};
+		p->probes[FS_N_FUNCS + f] = (struct sonde_probe){.name = start_name, .alts = {
+			{SONDE_ATTACH_FENTRY, progs[f].entry, funcs[f]},
+			{SONDE_ATTACH_KPROBE, progs[f].kprobe, funcs[f]}}};
+	}
+}
+
+static const struct fs_functions *fs_functions_of(const char *type)
+{
+	for (size_t i = 0; type && i < N_OF(fs_functions); i++)
+		if (!strcmp(fs_functions[i].type, type))
+			return &fs_functions[i];
+	return NULL;
+}
+
 /* Per-syscall tracepoints: the programs run only for these syscalls. The
  * enter programs differ by the arguments they read (a program may not read
  * past the smallest record it is attached to); BPF tells the calls apart
@@ -393,9 +463,8 @@ static const struct sonde_probe raw_syscall_probes[] = {
 		{SONDE_ATTACH_RAW_TP, "syscall_enter_raw", "raw_syscalls/sys_enter"}}},
 };
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-static const struct sonde_probe_set probe_sets[] = {
+/* The layers, best first, after the file system's own functions. */
+static const struct sonde_probe_set generic_sets[] = {
 	{"VFS functions", vfs_probes, N_OF(vfs_probes)},
 	{"syscall tracepoints", syscall_tp_probes, N_OF(syscall_tp_probes)},
 	{"raw syscall tracepoints", raw_syscall_probes, N_OF(raw_syscall_probes)},
@@ -427,21 +496,39 @@ static const struct {
 	{SYS_fdatasync, FSSLOWER_CALL_FDATASYNC},
 };
 
-static int choose_probe_set(const struct sonde_args *args)
+/* Chooses the layer to time operations at: with -t naming a file system
+ * whose functions are known, those functions (where fentry or kprobes
+ * reach them), else the first generic layer this kernel allows; -t then
+ * filters in BPF. Fills sets (at least N_OF(generic_sets) + 1) and returns
+ * the index of the chosen one, or -1. */
+static int choose_probe_set(const struct fsslower *t, struct fs_probes *fs_probes,
+			    struct sonde_probe_set *sets)
 {
+	const struct fs_functions *fs = fs_functions_of(t->fs_type);
 	char reasons[2048] = "";
-	int set = sonde_probe_set_choose(probe_sets, N_OF(probe_sets), args->attach, NULL, NULL,
-					 reasons, sizeof(reasons));
+	size_t n = 0;
+	int set;
 
+	if (fs) {
+		fill_fs_probes(fs_probes, fs);
+		sets[n++] = (struct sonde_probe_set){fs_probes->set_name, fs_probes->probes,
+						     N_OF(fs_probes->probes)};
+	} else if (t->fs_type) {
+		sonde_info(1, "no functions of its own known for %s: filtering by file-system type",
+			   t->fs_type);
+	}
+	for (size_t i = 0; i < N_OF(generic_sets); i++)
+		sets[n++] = generic_sets[i];
+	set = sonde_probe_set_choose(sets, n, t->args.attach, NULL, NULL, reasons, sizeof(reasons));
 	if (set < 0) {
-		if (args->attach)
+		if (t->args.attach)
 			sonde_err("cannot trace file operations with %s: %s",
-				  sonde_attach_kind_name(args->attach), reasons);
+				  sonde_attach_kind_name(t->args.attach), reasons);
 		else
 			sonde_err("cannot trace file operations on this kernel: %s", reasons);
 		return -1;
 	}
-	sonde_info(1, "timing file operations at the %s%s%s%s", probe_sets[set].name,
+	sonde_info(1, "timing file operations at the %s%s%s%s", sets[set].name,
 		   set ? " (passed over: " : "", set ? reasons : "", set ? ")" : "");
 	return set;
 }
@@ -480,6 +567,10 @@ int main(int argc, char **argv)
 			"threshold and filters apply in the kernel: fast operations never reach user\n"
 			"space. Sockets, character devices (terminals) and pseudo files such as\n"
 			"anonymous pipes are left out unless -t names their file system.\n"
+			"With -t ext4, xfs, btrfs, f2fs, nfs or nfs4, that file system's own file\n"
+			"operations (ext4_file_read_iter, ...) are timed where fentry or kprobes\n"
+			"reach them, which also sees io_uring, aio and in-kernel I/O; elsewhere the\n"
+			"VFS functions or the syscalls, filtered by type (-v says which and why).\n"
 			"--dist prints a log2 latency histogram per operation instead (every\n"
 			"operation counts unless -m is given), at the end or every -i.",
 		.examples =
@@ -495,6 +586,8 @@ int main(int argc, char **argv)
 		.ctx = &t,
 	};
 	struct fsslower_bpf *skel __attribute__((cleanup(destroy_skel))) = NULL;
+	static struct fs_probes fs_probes;
+	struct sonde_probe_set sets[N_OF(generic_sets) + 1];
 	int rc = sonde_cli_parse(&tool, argc, argv, &t.args);
 	int set;
 
@@ -511,7 +604,7 @@ int main(int argc, char **argv)
 	 * would check later: without them, say so rather than "unsupported". */
 	rc = sonde_caps_check();
 	if (!rc) {
-		set = choose_probe_set(&t.args);
+		set = choose_probe_set(&t, &fs_probes, sets);
 		rc = set < 0 ? SONDE_EXIT_UNSUPPORTED : 0;
 	}
 	if (rc) {
@@ -532,8 +625,8 @@ int main(int argc, char **argv)
 		.what = t.dist ? "file operation latency" : "slow file operations",
 		.args = &t.args,
 		.obj = skel->obj,
-		.probes = probe_sets[set].probes,
-		.n_probes = probe_sets[set].n_probes,
+		.probes = sets[set].probes,
+		.n_probes = sets[set].n_probes,
 		.header = t.dist ? NULL : &t.table,
 		.on_event = t.dist ? NULL : on_event,
 		.on_interval = t.dist ? on_interval : NULL,

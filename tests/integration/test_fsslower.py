@@ -250,3 +250,27 @@ def test_without_privileges_exit_3():
 def test_duration_ends_cleanly():
     tool = Tool("fsslower", "-o", "json", "-d", "1s")
     assert tool.wait_exit(timeout=30) == 0
+
+
+def test_fs_functions_fall_back_where_the_kernel_lacks_them():
+    """-t ext4 times ext4's own file operations with fentry or kprobes
+    (test_kernel_6_1.py proves it on 6.1). This kernel has neither: the
+    syscall tracepoints time every file system, filtered to ext4 in BPF,
+    and -v says why; forcing fentry or kprobe is refused."""
+    r = run("fsslower", "-v", "-t", "ext4", "-d", "200ms")
+    assert r.returncode == 0, r.stderr
+    chosen = [l for l in r.stderr.splitlines() if "timing file operations at the" in l]
+    assert chosen and chosen[0].startswith(
+        "sonde-fsslower: timing file operations at the syscall tracepoints (passed over: "
+        "ext4 file operations: ext4_file_read_iter returns: fexit: "), r.stderr
+    for method in ("fentry", "kprobe"):
+        r = run("fsslower", "-t", "ext4", "--attach", method)
+        assert r.returncode == 4, r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(
+            f"sonde-fsslower: cannot trace file operations with {method}: "
+            "ext4 file operations: "), r.stderr
+    # A file system without functions of its own known: filtered, and said.
+    r = run("fsslower", "-v", "-t", "tmpfs", "-d", "200ms")
+    assert r.returncode == 0, r.stderr
+    assert "no functions of its own known for tmpfs: filtering by file-system type" in r.stderr

@@ -63,14 +63,10 @@ def _newest_package():
     return f"linux-image-6.1.0-{max(abis)}-cloud-amd64-unsigned"
 
 
-def kernel():
-    """Path of the 6.1 kernel image: the newest one in the cache, else the
-    newest Debian package, downloaded with apt-get and unpacked (only its
-    /boot) into the cache for later runs."""
-    cached = _cached_kernels()
-    if cached:
-        return cached[-1]
-    package = _newest_package()
+def _unpack(package, members, dest):
+    """Downloads the package with apt-get and unpacks the members (paths
+    in it, "./boot"; wildcards allowed) into the new directory dest, made
+    at once when all is there: an interrupted run leaves nothing half."""
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         # apt's sandbox user cannot write into root's cache; -o tells it
@@ -81,17 +77,63 @@ def kernel():
         if dl.returncode or not debs:
             last = (dl.stderr.strip().splitlines() or ["no .deb"])[-1]
             raise Unavailable(f"cannot download {package}: {last}")
-        unpacked = Path(tmp) / package
+        unpacked = Path(tmp) / "unpacked"
         unpacked.mkdir()
         subprocess.run(f"dpkg-deb --fsys-tarfile {shlex.quote(str(debs[0]))} | tar -x -C "
-                       f"{shlex.quote(str(unpacked))} ./boot", shell=True, check=True)
+                       f"{shlex.quote(str(unpacked))} --wildcards "
+                       + " ".join(shlex.quote(m) for m in members), shell=True, check=True)
         try:
-            unpacked.rename(CACHE / package)
+            unpacked.rename(dest)
         except OSError:
             # Another test run unpacked the same package meanwhile.
-            if not (CACHE / package).is_dir():
+            if not dest.is_dir():
                 raise
+
+
+def kernel():
+    """Path of the 6.1 kernel image: the newest one in the cache, else the
+    newest Debian package, downloaded with apt-get and unpacked (only its
+    /boot) into the cache for later runs."""
+    cached = _cached_kernels()
+    if cached:
+        return cached[-1]
+    package = _newest_package()
+    _unpack(package, ["./boot"], CACHE / package)
     return _cached_kernels()[-1]
+
+
+def _module_depends(ko):
+    """The modules a .ko needs: its .modinfo's "depends=a,b" string."""
+    m = re.search(rb"(?:^|\x00)depends=([^\x00]*)", ko.read_bytes())
+    return [d.decode() for d in m.group(1).split(b",") if d] if m else []
+
+
+def modules(vmlinuz, *names):
+    """The .ko files of the kernel's modules `names` and of the modules
+    they need, in the order to load them (insmod: busybox has no
+    modprobe). Unpacked (file systems, libraries, crypto) from the
+    kernel's package into the cache on first use: the package is fetched
+    again, as kernel() keeps only /boot."""
+    package = vmlinuz.parents[1].name
+    release = vmlinuz.name[len("vmlinuz-"):]
+    root = CACHE / package / "modules"
+    if not root.is_dir():
+        _unpack(package, [f"./lib/modules/{release}/kernel/{d}/*"
+                          for d in ("fs", "lib", "crypto", "arch")], root)
+    found = {ko.name[:-len(".ko")].replace("-", "_"): ko for ko in root.rglob("*.ko")}
+    order = []
+
+    def add(name):
+        ko = found.get(name.replace("-", "_"))
+        if ko is None:
+            raise Unavailable(f"{package} has no module {name} in fs/, lib/, crypto/ or arch/")
+        for need in _module_depends(ko):
+            add(need)
+        if ko not in order:
+            order.append(ko)
+    for name in names:
+        add(name)
+    return order
 
 
 def kernel_config(vmlinuz):
@@ -126,6 +168,13 @@ class Plan:
         shell command `workload` and stopped with SIGINT after it; check
         `name.workload`: the workload."""
         self._add(name, "trace", name, workload, *tool)
+
+    def spawn(self, name, *command):
+        """Check `name`: starts the command in the background, for later
+        checks to trace, and waits for its first line (the check's
+        output). Its pid is in the guest's /tmp/NAME.pid; a check sends
+        it a line with `echo >/tmp/NAME.in` and reads /tmp/NAME.out."""
+        self._add(name, "spawn", name, *command)
 
     def script(self):
         return "\n".join(self._lines) + "\n"
@@ -182,14 +231,15 @@ def check_host():
         _tool(name)
 
 
-def initramfs(plan, progs, path):
+def initramfs(plan, progs, path, kos=()):
     """Writes a gzip'd newc cpio archive: busybox as /bin/busybox,
-    the guest scripts, the plan, the programs in /sonde/bin and every
-    shared library they need in /lib (the guest's LD_LIBRARY_PATH)."""
+    the guest scripts, the plan, the programs in /sonde/bin, every
+    shared library they need in /lib (the guest's LD_LIBRARY_PATH) and
+    the kernel modules kos in /sonde/modules."""
     busybox = Path(_tool("busybox"))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for d in ("bin", "lib", "sonde/bin", "proc", "sys", "dev", "tmp"):
+        for d in ("bin", "lib", "sonde/bin", "sonde/modules", "proc", "sys", "dev", "tmp"):
             (root / d).mkdir(parents=True)
         shutil.copy(busybox, root / "bin" / "busybox")
         _copy_libraries(busybox, root)
@@ -199,6 +249,8 @@ def initramfs(plan, progs, path):
         for prog in progs:
             shutil.copy(prog, root / "sonde" / "bin" / prog.name)
             _copy_libraries(prog, root)
+        for ko in kos:
+            shutil.copy(ko, root / "sonde" / "modules" / ko.name)
         files = subprocess.run(["find", "."], cwd=root, capture_output=True, check=True).stdout
         with open(path, "wb") as out:
             cpio = subprocess.Popen([_tool("cpio"), "-o", "-H", "newc", "--quiet"], cwd=root,
@@ -263,18 +315,26 @@ def parse(text):
     return checks, complete
 
 
-def boot(vmlinuz, plan, progs, timeout=BOOT_TIMEOUT):
+def boot(vmlinuz, plan, progs, disks=(), kos=(), timeout=BOOT_TIMEOUT):
     """Boots the kernel with the plan and programs; returns the Results.
+    Each of disks (raw image files) is attached as an NVMe disk, the only
+    disk controller the cloud kernel has built in (virtio-blk is a
+    module): the guest sees them as /dev/nvme0n1, nvme1n1, ... The
+    kernel modules kos (from modules()) are in the guest's /sonde/modules,
+    for the plan to insmod.
     Raises Unavailable when qemu, busybox or cpio is not installed."""
     qemu = _tool(QEMU)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        initramfs(plan, progs, tmp / "initrd.gz")
+        initramfs(plan, progs, tmp / "initrd.gz", kos)
         started, started_ns = time.monotonic(), time.time_ns()
         cmd = [qemu, "-accel", "tcg", "-m", "1024", "-smp", "2", "-nodefaults", "-display", "none",
                "-no-reboot", "-kernel", str(vmlinuz), "-initrd", str(tmp / "initrd.gz"),
                "-append", "console=ttyS0 panic=-1 quiet rdinit=/init",
                "-serial", f"file:{tmp / 'console.log'}", "-serial", f"file:{tmp / 'results.log'}"]
+        for i, disk in enumerate(disks):
+            cmd += ["-drive", f"file={disk},if=none,format=raw,id=disk{i}",
+                    "-device", f"nvme,drive=disk{i},serial=sonde{i}"]
         try:
             qemu_run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
             qemu_failed = qemu_run.returncode and qemu_run.stderr.strip()

@@ -35,7 +35,8 @@ const struct btf *sonde_vmlinux_btf(void);
 /* Does the kernel have this tracepoint ("sock/inet_sock_set_state")?
  * Answered from BTF (btf_trace_<name>) or tracefs, whichever exists. */
 bool sonde_kernel_has_tracepoint(const char *category_slash_name);
-/* Is this function in the kernel's BTF (fentry target)? */
+/* Is this function in the BTF of the kernel or of a loaded module (an
+ * fentry target)? */
 bool sonde_kernel_has_btf_func(const char *name);
 /* Is this symbol probe-able with a kprobe (listed in kallsyms)? */
 bool sonde_kernel_has_ksym(const char *name);

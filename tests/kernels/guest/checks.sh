@@ -1,4 +1,4 @@
-# Sourced by the guest's /init: the two ways a planned check runs. Each
+# Sourced by the guest's /init: the ways a planned check runs. Each
 # check is reported on the second serial port as lines
 #   SONDE <check> out <a line of its stdout>
 #   SONDE <check> err <a line of its stderr>
@@ -51,4 +51,28 @@ trace() {
 	kill -INT "$tool" 2>/dev/null
 	wait "$tool"
 	report "$name" $? "$out" "$err"
+}
+
+# spawn NAME COMMAND [ARG...]: starts COMMAND in the background and goes
+# on once it has printed its first line: a process for later checks to
+# trace by its pid (/tmp/NAME.pid), which lives until the guest powers
+# off. Its stdin is the FIFO /tmp/NAME.in, held open so that a check can
+# send it lines (echo >/tmp/NAME.in) without ending it; its output goes
+# to /tmp/NAME.out. Reported as check NAME: its first line, or why none.
+spawn() {
+	local name=$1 waited=0
+	shift
+	mkfifo "/tmp/$name.in"
+	"$@" <"/tmp/$name.in" >"/tmp/$name.out" 2>&1 &
+	echo $! >"/tmp/$name.pid"
+	sleep 100000 >"/tmp/$name.in" &
+	while [ ! -s "/tmp/$name.out" ] && kill -0 "$(cat "/tmp/$name.pid")" 2>/dev/null &&
+		[ "$waited" -lt $((limit * 10)) ]; do
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+	head -n 1 "/tmp/$name.out" >/tmp/out
+	: >/tmp/err
+	[ -s /tmp/out ]
+	report "$name" $? /tmp/out /tmp/err
 }
