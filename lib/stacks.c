@@ -557,8 +557,14 @@ int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_
 {
 	const struct sonde_stack_new_process *e = data;
 
-	if (size >= sizeof(*e))
-		sonde_sym_user_prepare(p->sym, e->pid);
+	if (size < sizeof(*e))
+		return 0;
+	/* After an exec the cached mappings are the old program's, and its
+	 * addresses may overlap the new one's (non-PIE executables both
+	 * load at 0x400000): read them again. */
+	if (e->exec)
+		sonde_sym_forget(p->sym, e->pid);
+	sonde_sym_user_prepare(p->sym, e->pid);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <sonde/golang.h>
 #include <sonde/log.h>
 #include <sonde/out.h>
+#include <sonde/proc_open.h>
 #include <sonde/session.h>
 #include <sonde/uprobe.h>
 
@@ -206,17 +207,14 @@ static int go_entries(int fd, uint64_t entries[N_OF(go_probes)], const char **mi
 
 enum classify { NOT_A_RUNTIME, IS_RUNTIME, RUNTIME_UNUSABLE };
 
-/* Which runtime the file at path is, if any. Prints why a runtime that
- * is there cannot be traced. */
-static enum classify classify(const char *path, struct binary *b)
+/* Which runtime the file open at fd (at path) is, if any. Prints why a
+ * runtime that is there cannot be traced. */
+static enum classify classify(int fd, const char *path, struct binary *b)
 {
 	struct sonde_go_buildinfo bi;
 	const char *missing = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	enum classify c = NOT_A_RUNTIME;
 
-	if (fd < 0)
-		return NOT_A_RUNTIME;
 	snprintf(b->path, sizeof(b->path), "%s", path);
 	if (!sonde_go_buildinfo_read_fd(fd, &bi)) {
 		b->runtime = GCLAT_GO;
@@ -233,7 +231,6 @@ static enum classify classify(const char *path, struct binary *b)
 		b->runtime = GCLAT_PYTHON;
 		c = IS_RUNTIME;
 	}
-	close(fd);
 	return c;
 }
 
@@ -259,23 +256,32 @@ static bool known(const struct gclat *g, const struct binary *b)
 }
 
 /* Considers one file of a process (pid -1: of every process running it);
- * returns true if it is a runtime to trace. */
+ * returns true if it is a runtime to trace. A file under /proc/PID/root
+ * is opened inside that root; libbpf attaches by path, following links,
+ * so a path that leads elsewhere (a link out of the root) is not used. */
 static bool consider(struct gclat *g, const char *path, pid_t pid, bool *unusable)
 {
 	struct binary b = {.pid = pid};
+	int fd = sonde_open_proc_path(path, O_RDONLY);
 	struct stat st;
 	enum classify c;
 
-	if (stat(path, &st))
+	if (fd < 0)
 		return false;
+	if (fstat(fd, &st) || !sonde_same_file(fd, path)) {
+		sonde_info(1, "%s: not the file the process sees, skipped", path);
+		close(fd);
+		return false;
+	}
 	b.dev = st.st_dev;
 	b.ino = st.st_ino;
 	b.mtime = st.st_mtim;
-	if (known(g, &b))
-		return true;
-	if (non_runtime(g, &b))
-		return false;
-	c = classify(path, &b);
+	if (known(g, &b) || non_runtime(g, &b)) {
+		close(fd);
+		return known(g, &b);
+	}
+	c = classify(fd, path, &b);
+	close(fd);
 	if (c == RUNTIME_UNUSABLE)
 		*unusable = true;
 	if (c != IS_RUNTIME) {
