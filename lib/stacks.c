@@ -545,6 +545,8 @@ int sonde_stacks_print(struct sonde_stack_printer *p, const struct sonde_stack_e
 	free(rows);
 	if (rc >= 0)
 		rc = sonde_out_flush(p->out);
+	/* Printed: what was kept for processes gone since is not needed. */
+	sonde_sym_forget_exited(p->sym);
 	return rc < 0 ? -1 : 0;
 }
 

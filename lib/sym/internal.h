@@ -45,6 +45,20 @@ void symtab_sort(struct symtab *t);
 const struct sym_entry *symtab_find(const struct symtab *t, uint64_t addr);
 void symtab_free(struct symtab *t);
 
+/* ---- strings stored once each (strings.c) ---- */
+
+struct sym_strings {
+	struct symtab store;	/* its chunks hold the text */
+	const char **slots;	/* open addressing, a power of two */
+	size_t cap, n;
+};
+
+/* The stored copy of str[0..len) (len bytes, no NUL among them needed),
+ * the same pointer for equal strings; valid until sym_strings_free().
+ * NULL on allocation failure. */
+const char *sym_strings_get(struct sym_strings *s, const char *str, size_t len);
+void sym_strings_free(struct sym_strings *s);
+
 /* ---- kernel (kallsyms.c) ---- */
 
 /* Loads <proc>/kallsyms text symbols; false when unreadable or hidden
@@ -135,7 +149,7 @@ struct sym_mapping {
 /* Reads the executable mappings of a /proc/PID/maps text, sorted by
  * address as the kernel writes them; paths and names are interned in
  * names. Sets *maps (to free) and returns how many. */
-size_t sym_maps_read(FILE *f, struct symtab *names, struct sym_mapping **maps);
+size_t sym_maps_read(FILE *f, struct sym_strings *names, struct sym_mapping **maps);
 
 /* ---- modules of a process, for the unwinder (symbolizer.c) ---- */
 
@@ -149,6 +163,6 @@ bool sym_process_modules(struct sonde_symbolizer *sym, pid_t pid, sym_module_fn 
 
 /* Reads a /tmp/perf-PID.map text into t (sorted), its names into names
  * (which may outlive t). */
-void perf_map_read(FILE *f, struct symtab *t, struct symtab *names);
+void perf_map_read(FILE *f, struct symtab *t, struct sym_strings *names);
 
 #endif

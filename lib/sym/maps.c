@@ -7,12 +7,12 @@
 
 #include "internal.h"
 
-static const char *intern(struct symtab *names, const char *s)
+static const char *intern(struct sym_strings *names, const char *s)
 {
-	return symtab_intern(names, s, strlen(s));
+	return sym_strings_get(names, s, strlen(s));
 }
 
-size_t sym_maps_read(FILE *f, struct symtab *names, struct sym_mapping **out)
+size_t sym_maps_read(FILE *f, struct sym_strings *names, struct sym_mapping **out)
 {
 	struct sym_mapping *maps = NULL;
 	size_t n = 0, cap = 0, line_cap = 0;

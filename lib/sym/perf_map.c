@@ -7,7 +7,7 @@
 
 #include "internal.h"
 
-void perf_map_read(FILE *f, struct symtab *t, struct symtab *names)
+void perf_map_read(FILE *f, struct symtab *t, struct sym_strings *names)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -25,7 +25,7 @@ void perf_map_read(FILE *f, struct symtab *t, struct symtab *names)
 			continue;
 		name++;
 		len = strcspn(name, "\n");
-		copy = symtab_intern(names, name, len);
+		copy = sym_strings_get(names, name, len);
 		if (!copy || symtab_add(t, start, size, copy, NULL))
 			break;
 	}

@@ -1,6 +1,7 @@
 /* The symbolizer: caches of kernel symbols, ELF files (shared between
  * processes by file identity) and per-process mappings (re-read only when
  * an address falls outside every known mapping). */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -37,7 +38,7 @@ struct sonde_symbolizer {
 	struct process *procs[PROC_BUCKETS];
 	/* Module names, paths and JIT names: frames point at them, so they
 	 * live as long as the symbolizer, even past sonde_sym_forget(). */
-	struct symtab names;
+	struct sym_strings names;
 };
 
 static int64_t now_ns(void)
@@ -89,7 +90,7 @@ void sonde_symbolizer_free(struct sonde_symbolizer *sym)
 		sym_elf_free(e);
 	}
 	symtab_free(&sym->kernel);
-	symtab_free(&sym->names);
+	sym_strings_free(&sym->names);
 	free(sym);
 }
 
@@ -172,6 +173,24 @@ void sonde_sym_forget(struct sonde_symbolizer *sym, pid_t pid)
 			*pp = p->next;
 			process_free(p);
 			return;
+		}
+}
+
+void sonde_sym_forget_exited(struct sonde_symbolizer *sym)
+{
+	char path[PATH_MAX];
+
+	for (size_t b = 0; b < PROC_BUCKETS; b++)
+		for (struct process **pp = &sym->procs[b]; *pp;) {
+			struct process *p = *pp;
+
+			snprintf(path, sizeof(path), "%s/%d", sym->proc, (int)p->pid);
+			if (access(path, F_OK) && errno == ENOENT) {
+				*pp = p->next;
+				process_free(p);
+			} else {
+				pp = &p->next;
+			}
 		}
 }
 

@@ -8,7 +8,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct symtab t = {0}, names = {0};
+	struct symtab t = {0};
+	struct sym_strings names = {0};
 	FILE *f;
 
 	if (!size)
@@ -25,6 +26,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	symtab_free(&t);
-	symtab_free(&names);
+	sym_strings_free(&names);
 	return 0;
 }

@@ -67,6 +67,11 @@ bool sonde_sym_user_prepare(struct sonde_symbolizer *sym, pid_t pid);
 
 /* Drops what is cached about a process (e.g. it exited). */
 void sonde_sym_forget(struct sonde_symbolizer *sym, pid_t pid);
+/* Drops what is cached about every process that has exited since: once
+ * their addresses are printed (after each interval of a system-wide
+ * profile, whose symbolizer would otherwise keep every process it ever
+ * saw). Strings in frames stay valid. */
+void sonde_sym_forget_exited(struct sonde_symbolizer *sym);
 
 enum sonde_frame_format_flags {
 	SONDE_FRAME_OFFSET = 1 << 0,	/* "func+0x1a" rather than "func" */
