@@ -93,6 +93,7 @@ struct sym_elf {
 	 * symbol covers. */
 	struct sonde_gopclntab *gopclntab;
 	bool gopclntab_tried;
+	bool in_use;		/* mapped by a process still cached */
 	struct sym_elf *next;	/* in the symbolizer's cache */
 };
 

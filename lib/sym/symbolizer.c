@@ -180,6 +180,8 @@ void sonde_sym_forget_exited(struct sonde_symbolizer *sym)
 {
 	char path[PATH_MAX];
 
+	for (struct sym_elf *e = sym->elves; e; e = e->next)
+		e->in_use = false;
 	for (size_t b = 0; b < PROC_BUCKETS; b++)
 		for (struct process **pp = &sym->procs[b]; *pp;) {
 			struct process *p = *pp;
@@ -188,10 +190,25 @@ void sonde_sym_forget_exited(struct sonde_symbolizer *sym)
 			if (access(path, F_OK) && errno == ENOENT) {
 				*pp = p->next;
 				process_free(p);
-			} else {
-				pp = &p->next;
+				continue;
 			}
+			for (size_t i = 0; i < p->n_maps; i++)
+				if (p->maps[i].elf)
+					p->maps[i].elf->in_use = true;
+			pp = &p->next;
 		}
+	/* Files only processes gone since had mapped: a system-wide profile
+	 * would otherwise keep every program the machine ever ran. */
+	for (struct sym_elf **ep = &sym->elves; *ep;) {
+		struct sym_elf *e = *ep;
+
+		if (e->in_use) {
+			ep = &e->next;
+			continue;
+		}
+		*ep = e->next;
+		sym_elf_free(e);
+	}
 }
 
 static struct sym_mapping *mapping_find(struct process *p, uint64_t addr)

@@ -154,7 +154,7 @@ static void own_executable(void)
 }
 
 /* A process that has exited is dropped after its addresses were printed;
- * the strings frames pointed at stay valid. (A forked child maps what we
+ * module names frames pointed at stay valid. (A forked child maps what we
  * map: our own function resolves in it.) */
 static void exited_processes_forgotten(void)
 {
