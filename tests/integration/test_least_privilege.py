@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import Tool, workload_path, wait_for
-from test_contract import TOOLS
+from harness import Tool, tool_path, workload_path, wait_for
+from test_contract import TARGETS, TOOLS
 
 CAP = {"dac_read_search": 2, "sys_ptrace": 19, "sys_admin": 21, "sys_resource": 24,
        "perfmon": 38, "bpf": 39, "checkpoint_restore": 40}
@@ -148,3 +148,21 @@ def test_links_in_the_target_root_do_not_lead_to_host_files(tmp_path):
     secret.read_bytes()
     assert watch.opened()
     watch.close()
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_never_executes_anything(tool, tmp_path):
+    """Reading a target's files, a tool runs none of them (nor anything
+    else): the only execve in its process tree is its own."""
+    target = subprocess.Popen(TARGETS.get(tool, ["sleep", "60"]))
+    trace = tmp_path / "strace"
+    try:
+        r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve,execveat", "-o", str(trace),
+                            str(tool_path(tool)), "-p", str(target.pid), "-d", "2"],
+                           capture_output=True, text=True, timeout=120)
+    finally:
+        target.kill()
+        target.wait()
+    assert r.returncode == 0, r.stderr
+    execs = [l for l in trace.read_text().splitlines() if "execve" in l]
+    assert len(execs) == 1 and str(tool_path(tool)) in execs[0], execs
