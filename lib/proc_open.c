@@ -41,7 +41,7 @@ static bool move_to(int *dir, int next)
 	return true;
 }
 
-int sonde_open_in_root_walk(int root_fd, const char *path, int flags)
+static int walk_in_root(int root_fd, const char *path, int flags)
 {
 	char todo[PATH_MAX * 2], next[PATH_MAX * 2], target[PATH_MAX];
 	struct stat root_st, st;
@@ -120,7 +120,25 @@ int sonde_open_in_root_walk(int root_fd, const char *path, int flags)
 	}
 }
 
-int sonde_open_in_root(int root_fd, const char *path, int flags)
+/* Opened without blocking (a FIFO's open waits for a writer); kept only
+ * if a regular file or directory, and then blocking as asked. */
+static int only_files(int fd, int flags)
+{
+	struct stat st;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st))
+		return fail(fd, errno);
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return fail(fd, ENODEV);
+	if (!(flags & O_NONBLOCK) && !(flags & O_PATH) &&
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK))
+		return fail(fd, errno);
+	return fd;
+}
+
+static int open_in_root(int root_fd, const char *path, int flags)
 {
 	struct open_how how = {
 		.flags = (unsigned)(flags | O_CLOEXEC),
@@ -129,8 +147,18 @@ int sonde_open_in_root(int root_fd, const char *path, int flags)
 	int fd = syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
 
 	if (fd < 0 && errno == ENOSYS)
-		return sonde_open_in_root_walk(root_fd, path, flags);
+		return walk_in_root(root_fd, path, flags);
 	return fd;
+}
+
+int sonde_open_in_root(int root_fd, const char *path, int flags)
+{
+	return only_files(open_in_root(root_fd, path, flags | O_NONBLOCK), flags);
+}
+
+int sonde_open_in_root_walk(int root_fd, const char *path, int flags)
+{
+	return only_files(walk_in_root(root_fd, path, flags | O_NONBLOCK), flags);
 }
 
 int sonde_proc_root_fd(const char *proc, pid_t pid)

@@ -78,6 +78,10 @@ static void setup(void)
 	link_to("../etc", "root/lib/etc-dir");
 	link_to("loop", "root/lib/loop");
 	link_to("/proc/self/root/etc/passwd", "root/lib/through-proc");
+	/* A FIFO nobody writes: opening it for reading would wait forever. */
+	snprintf(path, sizeof(path), "%s/root/tmp-fifo", base);
+	CHECK(mkfifo(path, 0600) == 0);
+	link_to("/tmp-fifo", "root/lib/to-fifo");
 	snprintf(path, sizeof(path), "%s/root", base);
 	root_fd = open(path, O_PATH | O_DIRECTORY);
 	CHECK(root_fd >= 0);
@@ -86,6 +90,7 @@ static void setup(void)
 static void cases(int (*open_fn)(int, const char *, int))
 {
 	char err[32];
+	int fd;
 
 	CHECK_STR(read_via(open_fn, "/etc/conf"), "conf");
 	CHECK_STR(read_via(open_fn, "etc/conf"), "conf");
@@ -103,6 +108,16 @@ static void cases(int (*open_fn)(int, const char *, int))
 	CHECK_STR(read_via(open_fn, "/lib/loop"), err);
 	snprintf(err, sizeof(err), "errno:%d", ENOTDIR);
 	CHECK_STR(read_via(open_fn, "/etc/conf/x"), err);
+	snprintf(err, sizeof(err), "errno:%d", ENODEV);
+	CHECK_STR(read_via(open_fn, "/tmp-fifo"), err);
+	CHECK_STR(read_via(open_fn, "/lib/to-fifo"), err);
+	/* What is opened blocks as asked. */
+	fd = open_fn(root_fd, "/etc/conf", O_RDONLY);
+	CHECK(fd >= 0 && !(fcntl(fd, F_GETFL) & O_NONBLOCK));
+	close(fd);
+	fd = open_fn(root_fd, "/etc", O_RDONLY | O_DIRECTORY);
+	CHECK(fd >= 0);
+	close(fd);
 }
 
 static void with_openat2(void)

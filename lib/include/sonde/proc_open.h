@@ -34,9 +34,12 @@
 
 /* Opens path (absolute or relative, as seen from root_fd) resolved as if
  * root_fd were "/": no symlink or ".." leads out of it, magic links are
- * refused. flags as for open(2); O_CLOEXEC is always added. Uses
- * openat2(2), and sonde_open_in_root_walk() where the kernel lacks it
- * (before 5.6). Returns an fd, or -1 with errno set (ELOOP, EXDEV, ...). */
+ * refused. Only a regular file or a directory: a FIFO or device the
+ * process put there (whose open or reads would never end) fails with
+ * ENODEV, without blocking. flags as for open(2); O_CLOEXEC is always
+ * added. Uses openat2(2), and sonde_open_in_root_walk() where the kernel
+ * lacks it (before 5.6). Returns an fd, or -1 with errno set (ENOENT,
+ * ELOOP, ENODEV, ...). */
 int sonde_open_in_root(int root_fd, const char *path, int flags);
 
 /* The same resolution done in user space one component at a time (at most
