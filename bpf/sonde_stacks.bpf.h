@@ -44,34 +44,58 @@ static __always_inline __s32 sonde_stack_id(void *ctx, bool user)
 	return id;
 }
 
+/* pid -> the exec generation it was last seen in (see below). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u32);
 } sonde_seen_pids SEC(".maps");
 
-/* Tells user space about a process the first time it is seen. */
-static __always_inline void sonde_stack_note_pid(__u32 pid)
+/* A process whose generation this context cannot read (not current). */
+#define SONDE_EXEC_GEN_UNKNOWN 0xffffffffu
+
+/* Which program the current process runs: the kernel counts execs in
+ * self_exec_id, and threads from before an exec do not survive it. */
+static __always_inline __u32 sonde_current_exec_gen(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return (__u32)BPF_CORE_READ(task, self_exec_id) & 0x7fffffff;
+}
+
+/* Tells user space about a process the first time it is seen, and again
+ * once it has exec'd another program (its mappings are new). */
+static __always_inline void sonde_stack_note_pid(__u32 pid, __u32 exec_gen)
 {
 	struct sonde_stack_new_process *e;
-	__u8 one = 1;
+	__u32 *seen;
 
-	if (!pid || bpf_map_lookup_elem(&sonde_seen_pids, &pid))
+	if (!pid)
 		return;
-	bpf_map_update_elem(&sonde_seen_pids, &pid, &one, BPF_ANY);
+	seen = bpf_map_lookup_elem(&sonde_seen_pids, &pid);
+	if (seen && (exec_gen == SONDE_EXEC_GEN_UNKNOWN || *seen == exec_gen))
+		return;
+	/* Unknown at first sight: a later sample in the process sets it
+	 * (and reports an "exec", which only re-reads its mappings). */
+	bpf_map_update_elem(&sonde_seen_pids, &pid, &exec_gen, BPF_ANY);
 	e = sonde_event_reserve(sizeof(*e));
 	if (!e)
 		return;
 	e->pid = pid;
+	e->exec = seen != NULL;
 	bpf_ringbuf_submit(e, 0);
 }
 
 /* Adds to the totals of key; a full map is counted. */
 static __always_inline void sonde_stack_add(const struct sonde_stack_key *key, __u64 value)
 {
-	sonde_stack_note_pid(key->pid);
-	sonde_stack_note_pid(key->other_pid);
+	__u32 current_pid = bpf_get_current_pid_tgid() >> 32;
+
+	sonde_stack_note_pid(key->pid, key->pid == current_pid ? sonde_current_exec_gen()
+							       : SONDE_EXEC_GEN_UNKNOWN);
+	sonde_stack_note_pid(key->other_pid, key->other_pid == current_pid ?
+				     sonde_current_exec_gen() : SONDE_EXEC_GEN_UNKNOWN);
 	struct sonde_stack_value *v = bpf_map_lookup_elem(&sonde_stack_totals, key);
 
 	if (!v) {

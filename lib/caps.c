@@ -82,7 +82,10 @@ int sonde_caps_drop(unsigned keep)
 	if (keep & SONDE_KEEP_PROC_READ) {
 		kept[n++] = CAP_SYS_PTRACE;
 		kept[n++] = CAP_DAC_READ_SEARCH;
-		kept[n++] = CAP_SYS_ADMIN; /* map_files on older kernels */
+		/* /proc/PID/map_files: CAP_CHECKPOINT_RESTORE is enough
+		 * since 5.9, before it only CAP_SYS_ADMIN. */
+		kept[n++] = cap_max_bits() > CAP_CHECKPOINT_RESTORE ? CAP_CHECKPOINT_RESTORE
+								   : CAP_SYS_ADMIN;
 	}
 	if (keep & SONDE_KEEP_BPF) {
 		kept[n++] = CAP_PERFMON;

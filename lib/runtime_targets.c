@@ -12,6 +12,7 @@
 
 #include <sonde/cli.h>
 #include <sonde/log.h>
+#include <sonde/proc_open.h>
 #include <sonde/runtime_targets.h>
 
 #define MAX_FILES 256
@@ -122,44 +123,43 @@ static ssize_t known(const struct sonde_rt_targets *t, const struct sonde_rt_fil
 	return -1;
 }
 
-static enum sonde_rt_class classify(const struct sonde_rt_targets *t, struct sonde_rt_file *f)
-{
-	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-	enum sonde_rt_class c;
-
-	if (fd < 0)
-		return SONDE_RT_NOT_RUNTIME;
-	c = t->kind->classify(fd, f->path, f->data, t->kind->ctx);
-	close(fd);
-	return c;
-}
-
 /* Considers one file of a process (pid -1: of every process running it).
- * Returns the index of the runtime file taken, or -1. */
+ * Returns the index of the runtime file taken, or -1. A file under
+ * /proc/PID/root is opened inside that root (sonde/proc_open.h); probes
+ * are attached by path, which the kernel resolves following links, so a
+ * path that leads elsewhere (a link out of the root) is not used. */
 static ssize_t consider(struct sonde_rt_targets *t, const char *path, pid_t pid, bool *unusable)
 {
 	struct sonde_rt_file f = {.pid = pid};
 	enum sonde_rt_class c;
 	struct stat st;
 	ssize_t i;
+	int fd = sonde_open_proc_path(path, O_RDONLY);
 
-	if (stat(path, &st))
+	if (fd < 0)
 		return -1;
+	if (fstat(fd, &st) || !sonde_same_file(fd, path)) {
+		sonde_info(1, "%s: not the file the process sees, skipped", path);
+		close(fd);
+		return -1;
+	}
 	f.dev = st.st_dev;
 	f.ino = st.st_ino;
 	f.mtime = st.st_mtim;
 	i = known(t, &f);
-	if (i >= 0)
+	if (i >= 0 || non_runtime(t, &f)) {
+		close(fd);
 		return i;
-	if (non_runtime(t, &f))
-		return -1;
+	}
 	snprintf(f.path, sizeof(f.path), "%s", path);
 	f.data = calloc(1, t->kind->data_size ? t->kind->data_size : 1);
 	if (!f.data) {
 		sonde_err("%s: %m", path);
+		close(fd);
 		return -1;
 	}
-	c = classify(t, &f);
+	c = t->kind->classify(fd, f.path, f.data, t->kind->ctx);
+	close(fd);
 	if (c == SONDE_RT_UNUSABLE)
 		*unusable = true;
 	if (c != SONDE_RT_RUNTIME) {

@@ -545,6 +545,8 @@ int sonde_stacks_print(struct sonde_stack_printer *p, const struct sonde_stack_e
 	free(rows);
 	if (rc >= 0)
 		rc = sonde_out_flush(p->out);
+	/* Printed: what was kept for processes gone since is not needed. */
+	sonde_sym_forget_exited(p->sym);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -557,8 +559,14 @@ int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_
 {
 	const struct sonde_stack_new_process *e = data;
 
-	if (size >= sizeof(*e))
-		sonde_sym_user_prepare(p->sym, e->pid);
+	if (size < sizeof(*e))
+		return 0;
+	/* After an exec the cached mappings are the old program's, and its
+	 * addresses may overlap the new one's (non-PIE executables both
+	 * load at 0x400000): read them again. */
+	if (e->exec)
+		sonde_sym_forget(p->sym, e->pid);
+	sonde_sym_user_prepare(p->sym, e->pid);
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "sonde/proc_open.h"
 #include "sonde/uprobe.h"
 
 /* An ELF file read through libelf's mapping: 0, -EIO or -ENOEXEC. */
@@ -61,12 +62,13 @@ struct bpf_link *sonde_uprobe_attach_vaddr(const struct bpf_program *prog, pid_t
 					   const char *path, uint64_t vaddr)
 {
 	uint64_t offset;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = sonde_open_proc_path(path, O_RDONLY);
 	int err;
 
 	if (fd < 0)
 		return NULL;
-	err = sonde_elf_vaddr_to_offset(fd, vaddr, &offset);
+	/* libbpf opens path again, following links: only the file read. */
+	err = sonde_same_file(fd, path) ? sonde_elf_vaddr_to_offset(fd, vaddr, &offset) : -EXDEV;
 	close(fd);
 	if (err) {
 		errno = -err;

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <elfutils/libdwelf.h>
 #include <zlib.h>
 
+#include "sonde/proc_open.h"
 #include "internal.h"
 
 static uint32_t file_crc32(int fd)
@@ -51,10 +53,12 @@ static bool debug_file_matches(int fd, const uint8_t *build_id, size_t build_id_
 	return ok;
 }
 
-static int try_open(const char *path, const uint8_t *build_id, size_t build_id_len,
+/* path is resolved inside root_fd: a process's links cannot send the
+ * lookup to a file outside its root. */
+static int try_open(int root_fd, const char *path, const uint8_t *build_id, size_t build_id_len,
 		    bool check_crc, uint32_t crc)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = sonde_open_in_root(root_fd, path, O_RDONLY);
 
 	if (fd < 0)
 		return -1;
@@ -65,7 +69,7 @@ static int try_open(const char *path, const uint8_t *build_id, size_t build_id_l
 }
 
 static int find_under_root(Elf *elf, const uint8_t *build_id, size_t build_id_len,
-			   const char *dir, const char *root)
+			   const char *dir, int root_fd)
 {
 	char path[PATH_MAX * 2];
 	const char *link;
@@ -73,21 +77,21 @@ static int find_under_root(Elf *elf, const uint8_t *build_id, size_t build_id_le
 	int fd, n;
 
 	if (build_id_len) {
-		n = snprintf(path, sizeof(path), "%s/usr/lib/debug/.build-id/%02x/", root, build_id[0]);
+		n = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", build_id[0]);
 		for (size_t i = 1; i < build_id_len && n > 0 && (size_t)n + 3 < sizeof(path); i++)
 			n += snprintf(path + n, sizeof(path) - n, "%02x", build_id[i]);
 		snprintf(path + n, sizeof(path) - n, ".debug");
-		fd = try_open(path, build_id, build_id_len, false, 0);
+		fd = try_open(root_fd, path, build_id, build_id_len, false, 0);
 		if (fd >= 0)
 			return fd;
 	}
 	link = dwelf_elf_gnu_debuglink(elf, &crc);
 	if (!link || !*link || strchr(link, '/') || !dir)
 		return -1;
-	const char *const formats[] = {"%s%s/%s", "%s%s/.debug/%s", "%s/usr/lib/debug%s/%s"};
+	const char *const formats[] = {"%s/%s", "%s/.debug/%s", "/usr/lib/debug%s/%s"};
 	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-		snprintf(path, sizeof(path), formats[i], root, dir, link);
-		fd = try_open(path, build_id, build_id_len, true, crc);
+		snprintf(path, sizeof(path), formats[i], dir, link);
+		fd = try_open(root_fd, path, build_id, build_id_len, true, crc);
 		if (fd >= 0)
 			return fd;
 	}
@@ -95,19 +99,26 @@ static int find_under_root(Elf *elf, const uint8_t *build_id, size_t build_id_le
 }
 
 int sym_debug_file_find(Elf *elf, const uint8_t *build_id, size_t build_id_len,
-			const char *path, const char *root)
+			const char *path, int root_fd)
 {
 	char *copy = path && path[0] == '/' ? strdup(path) : NULL;
 	const char *dir = copy ? dirname(copy) : NULL;
-	int fd;
+	struct stat theirs, ours;
+	int fd = -1, our_root;
 
 	if (dir && !strcmp(dir, "/"))
 		dir = "";
 	/* Debug packages installed in a container come first; the host's
 	 * /usr/lib/debug may hold them too (build-id makes that safe). */
-	fd = find_under_root(elf, build_id, build_id_len, dir, root);
-	if (fd < 0 && *root)
-		fd = find_under_root(elf, build_id, build_id_len, dir, "");
+	if (root_fd >= 0)
+		fd = find_under_root(elf, build_id, build_id_len, dir, root_fd);
+	our_root = fd < 0 ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (our_root >= 0 &&
+	    (root_fd < 0 || fstat(root_fd, &theirs) || fstat(our_root, &ours) ||
+	     theirs.st_dev != ours.st_dev || theirs.st_ino != ours.st_ino))
+		fd = find_under_root(elf, build_id, build_id_len, dir, our_root);
+	if (our_root >= 0)
+		close(our_root);
 	free(copy);
 	return fd;
 }

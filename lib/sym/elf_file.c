@@ -127,34 +127,20 @@ static void close_when_mapped(Elf *elf, int *fd)
 	}
 }
 
-struct sym_elf *sym_elf_open(int fd, const char *path, const char *root)
+/* Everything but the file's identity, once e->elf is open. */
+static bool read_elf(struct sym_elf *e, const char *path, int root_fd)
 {
-	struct sym_elf *e = calloc(1, sizeof(*e));
-	struct stat st;
 	bool has_symtab, has_dwarf;
 
-	if (!e || fstat(fd, &st)) {
-		free(e);
-		close(fd);
-		return NULL;
-	}
-	e->fd = fd;
-	e->debug_fd = -1;
-	e->dev = st.st_dev;
-	e->ino = st.st_ino;
-	e->mtime_ns = st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
-	e->size = st.st_size;
-	e->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!e->elf || elf_kind(e->elf) != ELF_K_ELF || !read_segments(e)) {
-		sym_elf_free(e);
-		return NULL;
-	}
-	close_when_mapped(e->elf, &e->fd);
+	if (!e->elf || elf_kind(e->elf) != ELF_K_ELF || !read_segments(e))
+		return false;
+	if (e->fd >= 0)
+		close_when_mapped(e->elf, &e->fd);
 	e->build_id_len = sym_elf_build_id(e->elf, e->build_id, sizeof(e->build_id));
 	has_symtab = has_section(e->elf, SHT_SYMTAB, NULL);
 	has_dwarf = has_section(e->elf, SHT_PROGBITS, ".debug_info");
 	if (!has_symtab || !has_dwarf) {
-		e->debug_fd = sym_debug_file_find(e->elf, e->build_id, e->build_id_len, path, root);
+		e->debug_fd = sym_debug_file_find(e->elf, e->build_id, e->build_id_len, path, root_fd);
 		if (e->debug_fd >= 0)
 			e->debug_elf = elf_begin(e->debug_fd, ELF_C_READ_MMAP, NULL);
 		if (e->debug_elf)
@@ -172,7 +158,80 @@ struct sym_elf *sym_elf_open(int fd, const char *path, const char *root)
 		add_symbols(&e->symbols, e->debug_elf, SHT_SYMTAB);
 	add_symbols(&e->symbols, e->elf, SHT_DYNSYM);
 	symtab_sort(&e->symbols);
+	return true;
+}
+
+struct sym_elf *sym_elf_open(int fd, const char *path, int root_fd)
+{
+	struct sym_elf *e = calloc(1, sizeof(*e));
+	struct stat st;
+
+	if (!e || fstat(fd, &st)) {
+		free(e);
+		close(fd);
+		return NULL;
+	}
+	e->fd = fd;
+	e->debug_fd = -1;
+	e->dev = st.st_dev;
+	e->ino = st.st_ino;
+	e->mtime_ns = st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
+	e->size = st.st_size;
+	e->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!read_elf(e, path, root_fd)) {
+		sym_elf_free(e);
+		return NULL;
+	}
 	return e;
+}
+
+struct sym_elf *sym_elf_open_memory(char *image, size_t size, const char *path, int root_fd)
+{
+	struct sym_elf *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->fd = -1;
+	e->debug_fd = -1;
+	e->size = size;
+	elf_version(EV_CURRENT);
+	e->elf = elf_memory(image, size);
+	if (!read_elf(e, path, root_fd)) {
+		sym_elf_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+size_t sym_elf_frames(struct sym_elf *e, uint64_t vaddr, bool return_address,
+		      struct sonde_frame *frames, size_t max)
+{
+	/* A return address may already be past the end of the calling
+	 * function (calls to noreturn functions): look up the call. */
+	uint64_t at = return_address && vaddr ? vaddr - 1 : vaddr;
+	const struct sym_entry *s = symtab_find(&e->symbols, at);
+	size_t n = 0;
+
+	if (!max)
+		return 0;
+	if (!e->dwarf_tried && e->dwarf_elf) {
+		e->dwarf_tried = true;
+		e->dwarf = dwarf_begin_elf(e->dwarf_elf, DWARF_C_READ, NULL);
+	}
+	if (e->dwarf)
+		n = sym_dwarf_frames(e->dwarf, at, frames, max);
+	/* A stripped Go binary: Go's own table knows what ELF forgot. */
+	if (!n && !s && (n = sym_go_frames(e, at, frames, max)) > 0)
+		return n;
+	if (!n || (frames[n - 1].inlined && n < max))
+		frames[n++] = (struct sonde_frame){0};
+	/* The containing function: the symbol table's name is the linkage
+	 * name, the one other tools (and the folded format) use. */
+	if (s) {
+		frames[n - 1].function = s->name;
+		frames[n - 1].offset = vaddr - s->addr;
+	}
+	return n;
 }
 
 void sym_elf_free(struct sym_elf *e)

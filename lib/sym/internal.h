@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <elfutils/libdw.h>
@@ -44,6 +45,20 @@ void symtab_sort(struct symtab *t);
 const struct sym_entry *symtab_find(const struct symtab *t, uint64_t addr);
 void symtab_free(struct symtab *t);
 
+/* ---- strings stored once each (strings.c) ---- */
+
+struct sym_strings {
+	struct symtab store;	/* its chunks hold the text */
+	const char **slots;	/* open addressing, a power of two */
+	size_t cap, n;
+};
+
+/* The stored copy of str[0..len) (len bytes, no NUL among them needed),
+ * the same pointer for equal strings; valid until sym_strings_free().
+ * NULL on allocation failure. */
+const char *sym_strings_get(struct sym_strings *s, const char *str, size_t len);
+void sym_strings_free(struct sym_strings *s);
+
 /* ---- kernel (kallsyms.c) ---- */
 
 /* Loads <proc>/kallsyms text symbols; false when unreadable or hidden
@@ -78,14 +93,26 @@ struct sym_elf {
 	 * symbol covers. */
 	struct sonde_gopclntab *gopclntab;
 	bool gopclntab_tried;
+	bool in_use;		/* mapped by a process still cached */
 	struct sym_elf *next;	/* in the symbolizer's cache */
 };
 
 /* Opens an ELF file: symbols, segments, build-id, and the debug file if
- * the file lacks .symtab or DWARF. root prefixes absolute debug paths
- * (the process's root, "" for ours). NULL when not ELF. Takes fd. */
-struct sym_elf *sym_elf_open(int fd, const char *path, const char *root);
+ * the file lacks .symtab or DWARF, looked for under root_fd (the
+ * process's root, opened with sonde_proc_root_fd()) and then under ours.
+ * path: the file's path as the process sees it. NULL when not ELF. Takes
+ * fd. */
+struct sym_elf *sym_elf_open(int fd, const char *path, int root_fd);
+/* The same for an ELF image in memory, which must outlive the result
+ * (the fuzzers' entry point: the bytes are the untrusted input). */
+struct sym_elf *sym_elf_open_memory(char *image, size_t size, const char *path, int root_fd);
 void sym_elf_free(struct sym_elf *e);
+/* Frames of virtual address vaddr of e: DWARF lines and inline frames,
+ * the symbol table's function, or Go's pclntab; innermost first, at
+ * least one (maybe without a function). return_address: vaddr follows a
+ * call, look up the call itself. */
+size_t sym_elf_frames(struct sym_elf *e, uint64_t vaddr, bool return_address,
+		      struct sonde_frame *frames, size_t max);
 /* Frames of a Go binary's code from its pclntab, innermost first; 0 when
  * the file has none or the address is in no Go function. */
 size_t sym_go_frames(struct sym_elf *e, uint64_t vaddr, struct sonde_frame *frames, size_t max);
@@ -94,9 +121,11 @@ bool sym_elf_offset_to_vaddr(const struct sym_elf *e, uint64_t offset, uint64_t 
 
 /* Finds the separate debug file of an ELF file: by build-id under
  * <root>/usr/lib/debug/.build-id, then by .gnu_debuglink next to the file,
- * in its .debug/ and under <root>/usr/lib/debug. Returns an open fd or -1. */
+ * in its .debug/ and under <root>/usr/lib/debug; first under root_fd (the
+ * process's root; every path is resolved inside it), then under ours.
+ * Returns an open fd or -1. */
 int sym_debug_file_find(Elf *elf, const uint8_t *build_id, size_t build_id_len,
-			const char *path, const char *root);
+			const char *path, int root_fd);
 /* Reads NT_GNU_BUILD_ID; returns its length (0 when there is none). */
 size_t sym_elf_build_id(Elf *elf, uint8_t *id, size_t max);
 
@@ -105,6 +134,23 @@ size_t sym_elf_build_id(Elf *elf, uint8_t *id, size_t max);
  * whose function name is left to the caller) and returns how many; 0
  * without DWARF for that address. */
 size_t sym_dwarf_frames(Dwarf *dwarf, uint64_t vaddr, struct sonde_frame *frames, size_t max);
+
+/* ---- mappings of a process (maps.c) ---- */
+
+struct sym_mapping {
+	uint64_t start, end, pgoff;
+	ino_t ino;
+	const char *path;	/* as the process sees it; NULL when anonymous */
+	const char *name;	/* shown as the module */
+	bool deleted;
+	bool resolved;
+	struct sym_elf *elf;	/* NULL: not ELF or unreadable */
+};
+
+/* Reads the executable mappings of a /proc/PID/maps text, sorted by
+ * address as the kernel writes them; paths and names are interned in
+ * names. Sets *maps (to free) and returns how many. */
+size_t sym_maps_read(FILE *f, struct sym_strings *names, struct sym_mapping **maps);
 
 /* ---- modules of a process, for the unwinder (symbolizer.c) ---- */
 
@@ -116,8 +162,8 @@ bool sym_process_modules(struct sonde_symbolizer *sym, pid_t pid, sym_module_fn 
 
 /* ---- JIT maps (perf_map.c) ---- */
 
-/* Loads a /tmp/perf-PID.map file into t, its names into names (which
- * may outlive t); false when there is none. */
-bool perf_map_load(struct symtab *t, struct symtab *names, const char *path);
+/* Reads a /tmp/perf-PID.map text into t (sorted), its names into names
+ * (which may outlive t). */
+void perf_map_read(FILE *f, struct symtab *t, struct sym_strings *names);
 
 #endif

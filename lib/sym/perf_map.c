@@ -1,21 +1,18 @@
 /* JIT symbols: runtimes that generate code (V8, the JVM with
  * perf-map-agent, LuaJIT, Python 3.12's perf trampolines) write
- * /tmp/perf-PID.map, one "START SIZE name" line (hex) per function. */
-#include <stdio.h>
+ * /tmp/perf-PID.map, one "START SIZE name" line (hex) per function. The
+ * file is the target's: any bytes, any length. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-bool perf_map_load(struct symtab *t, struct symtab *names, const char *path)
+void perf_map_read(FILE *f, struct symtab *t, struct sym_strings *names)
 {
-	FILE *f = fopen(path, "re");
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
 
-	if (!f)
-		return false;
 	while ((len = getline(&line, &cap, f)) > 0) {
 		char *end, *name;
 		uint64_t start = strtoull(line, &end, 16), size;
@@ -28,12 +25,10 @@ bool perf_map_load(struct symtab *t, struct symtab *names, const char *path)
 			continue;
 		name++;
 		len = strcspn(name, "\n");
-		copy = symtab_intern(names, name, len);
+		copy = sym_strings_get(names, name, len);
 		if (!copy || symtab_add(t, start, size, copy, NULL))
 			break;
 	}
 	free(line);
-	fclose(f);
 	symtab_sort(t);
-	return true;
 }

@@ -1,6 +1,7 @@
 /* The symbolizer: caches of kernel symbols, ELF files (shared between
  * processes by file identity) and per-process mappings (re-read only when
  * an address falls outside every known mapping). */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -11,25 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sonde/proc_open.h"
 #include "internal.h"
 
 /* A vanished mapping is looked for again at most this often. */
 #define MAPS_REFRESH_NS 100000000ll
 #define PROC_BUCKETS 256
 
-struct mapping {
-	uint64_t start, end, pgoff;
-	ino_t ino;
-	const char *path;	/* as the process sees it; NULL when anonymous */
-	const char *name;	/* shown as the module */
-	bool deleted;
-	bool resolved;
-	struct sym_elf *elf;	/* NULL: not ELF or unreadable */
-};
-
 struct process {
 	pid_t pid;
-	struct mapping *maps;
+	struct sym_mapping *maps;
 	size_t n_maps;
 	int64_t maps_read_ns;
 	bool perf_map_tried;
@@ -46,7 +38,7 @@ struct sonde_symbolizer {
 	struct process *procs[PROC_BUCKETS];
 	/* Module names, paths and JIT names: frames point at them, so they
 	 * live as long as the symbolizer, even past sonde_sym_forget(). */
-	struct symtab names;
+	struct sym_strings names;
 };
 
 static int64_t now_ns(void)
@@ -98,7 +90,7 @@ void sonde_symbolizer_free(struct sonde_symbolizer *sym)
 		sym_elf_free(e);
 	}
 	symtab_free(&sym->kernel);
-	symtab_free(&sym->names);
+	sym_strings_free(&sym->names);
 	free(sym);
 }
 
@@ -133,16 +125,11 @@ size_t sonde_sym_kernel(struct sonde_symbolizer *sym, uint64_t addr,
 
 /* ---- processes and their mappings ---- */
 
-static const char *intern(struct sonde_symbolizer *sym, const char *s)
-{
-	return symtab_intern(&sym->names, s, strlen(s));
-}
-
 static bool read_maps(struct sonde_symbolizer *sym, struct process *p)
 {
-	char path[PATH_MAX], *line = NULL;
-	struct mapping *maps = NULL;
-	size_t n = 0, cap = 0, line_cap = 0;
+	char path[PATH_MAX];
+	struct sym_mapping *maps;
+	size_t n;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%d/maps", sym->proc, (int)p->pid);
@@ -150,47 +137,7 @@ static bool read_maps(struct sonde_symbolizer *sym, struct process *p)
 	p->maps_read_ns = now_ns();
 	if (!f)
 		return false;
-	while (getline(&line, &line_cap, f) > 0) {
-		uint64_t start, end, pgoff;
-		unsigned long ino;
-		char perms[8];
-		int name_at = 0;
-		char *name, *slash;
-		size_t len;
-		struct mapping *m;
-
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*x:%*x %lu %n",
-			   &start, &end, perms, &pgoff, &ino, &name_at) < 5 || !name_at)
-			continue;
-		/* Only code is ever symbolized. */
-		if (!strchr(perms, 'x'))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			m = realloc(maps, cap * sizeof(*maps));
-			if (!m)
-				break;
-			maps = m;
-		}
-		m = &maps[n++];
-		*m = (struct mapping){.start = start, .end = end, .pgoff = pgoff, .ino = ino};
-		name = line + name_at;
-		len = strcspn(name, "\n");
-		name[len] = 0;
-		if (len > 10 && !strcmp(name + len - 10, " (deleted)")) {
-			name[len - 10] = 0;
-			m->deleted = true;
-		}
-		if (name[0] == '/') {
-			m->path = intern(sym, name);
-			slash = strrchr(name, '/');
-			m->name = intern(sym, slash + 1);
-		} else {
-			/* "[vdso]", "[anon:...]", "" (anonymous: JIT code) */
-			m->name = name[0] ? intern(sym, name) : "[anon]";
-		}
-	}
-	free(line);
+	n = sym_maps_read(f, &sym->names, &maps);
 	fclose(f);
 	free(p->maps);
 	p->maps = maps;
@@ -229,7 +176,42 @@ void sonde_sym_forget(struct sonde_symbolizer *sym, pid_t pid)
 		}
 }
 
-static struct mapping *mapping_find(struct process *p, uint64_t addr)
+void sonde_sym_forget_exited(struct sonde_symbolizer *sym)
+{
+	char path[PATH_MAX];
+
+	for (struct sym_elf *e = sym->elves; e; e = e->next)
+		e->in_use = false;
+	for (size_t b = 0; b < PROC_BUCKETS; b++)
+		for (struct process **pp = &sym->procs[b]; *pp;) {
+			struct process *p = *pp;
+
+			snprintf(path, sizeof(path), "%s/%d", sym->proc, (int)p->pid);
+			if (access(path, F_OK) && errno == ENOENT) {
+				*pp = p->next;
+				process_free(p);
+				continue;
+			}
+			for (size_t i = 0; i < p->n_maps; i++)
+				if (p->maps[i].elf)
+					p->maps[i].elf->in_use = true;
+			pp = &p->next;
+		}
+	/* Files only processes gone since had mapped: a system-wide profile
+	 * would otherwise keep every program the machine ever ran. */
+	for (struct sym_elf **ep = &sym->elves; *ep;) {
+		struct sym_elf *e = *ep;
+
+		if (e->in_use) {
+			ep = &e->next;
+			continue;
+		}
+		*ep = e->next;
+		sym_elf_free(e);
+	}
+}
+
+static struct sym_mapping *mapping_find(struct process *p, uint64_t addr)
 {
 	size_t lo = 0, hi = p->n_maps;
 
@@ -260,18 +242,20 @@ static struct sym_elf *elf_cached(struct sonde_symbolizer *sym, int fd)
 	return NULL;
 }
 
-/* Opens the mapped file as the process sees it: through its root (its
- * mount namespace), or through map_files when the file was deleted or
- * replaced since (the inode differs), e.g. after a package upgrade. */
-static int open_mapped_file(struct sonde_symbolizer *sym, pid_t pid, const struct mapping *m)
+/* Opens the mapped file as the process sees it: under its root (its
+ * mount namespace; links cannot lead out of it), or through map_files
+ * when the file was deleted or replaced since (the inode differs), e.g.
+ * after a package upgrade. map_files hands out the mapped object itself,
+ * whatever the process did to its paths. */
+static int open_mapped_file(struct sonde_symbolizer *sym, pid_t pid, int root_fd,
+			    const struct sym_mapping *m)
 {
-	char path[PATH_MAX * 2];
+	char path[PATH_MAX];
 	struct stat st;
 	int fd = -1, via_map_files;
 
-	if (!m->deleted) {
-		snprintf(path, sizeof(path), "%s/%d/root%s", sym->proc, (int)pid, m->path);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!m->deleted && root_fd >= 0) {
+		fd = sonde_open_in_root(root_fd, m->path, O_RDONLY);
 		if (fd >= 0 && !fstat(fd, &st) && st.st_ino == m->ino)
 			return fd;
 	}
@@ -285,15 +269,15 @@ static int open_mapped_file(struct sonde_symbolizer *sym, pid_t pid, const struc
 	return via_map_files;
 }
 
-static void resolve_mapping(struct sonde_symbolizer *sym, pid_t pid, struct mapping *m)
+static void resolve_mapping(struct sonde_symbolizer *sym, pid_t pid, int root_fd,
+			    struct sym_mapping *m)
 {
-	char root[PATH_MAX];
 	int fd;
 
 	m->resolved = true;
 	if (!m->path)
 		return;
-	fd = open_mapped_file(sym, pid, m);
+	fd = open_mapped_file(sym, pid, root_fd, m);
 	if (fd < 0)
 		return;
 	m->elf = elf_cached(sym, fd);
@@ -301,12 +285,30 @@ static void resolve_mapping(struct sonde_symbolizer *sym, pid_t pid, struct mapp
 		close(fd);
 		return;
 	}
-	snprintf(root, sizeof(root), "%s/%d/root", sym->proc, (int)pid);
-	m->elf = sym_elf_open(fd, m->path, root);
+	m->elf = sym_elf_open(fd, m->path, root_fd);
 	if (m->elf) {
 		m->elf->next = sym->elves;
 		sym->elves = m->elf;
 	}
+}
+
+/* Resolves the mappings not resolved yet, with one look at the root. */
+static void resolve_mappings(struct sonde_symbolizer *sym, struct process *p)
+{
+	int root_fd = -1;
+	bool root_tried = false;
+
+	for (size_t i = 0; i < p->n_maps; i++) {
+		if (p->maps[i].resolved)
+			continue;
+		if (!root_tried) {
+			root_tried = true;
+			root_fd = sonde_proc_root_fd(sym->proc, p->pid);
+		}
+		resolve_mapping(sym, p->pid, root_fd, &p->maps[i]);
+	}
+	if (root_fd >= 0)
+		close(root_fd);
 }
 
 /* The process's PID in its own namespace: the one in its perf map name. */
@@ -339,12 +341,16 @@ static const struct sym_entry *perf_map_find(struct sonde_symbolizer *sym, struc
 					     uint64_t addr)
 {
 	if (!p->perf_map_tried) {
-		char path[PATH_MAX];
+		char path[64];
+		FILE *f;
 
 		p->perf_map_tried = true;
-		snprintf(path, sizeof(path), "%s/%d/root/tmp/perf-%d.map", sym->proc,
-			 (int)p->pid, (int)namespace_pid(sym, p->pid));
-		perf_map_load(&p->perf_map, &sym->names, path);
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)namespace_pid(sym, p->pid));
+		f = sonde_proc_fopen(sym->proc, p->pid, path);
+		if (f) {
+			perf_map_read(f, &p->perf_map, &sym->names);
+			fclose(f);
+		}
 	}
 	return symtab_find(&p->perf_map, addr);
 }
@@ -355,73 +361,45 @@ bool sonde_sym_user_prepare(struct sonde_symbolizer *sym, pid_t pid)
 
 	if (!p || !p->n_maps)
 		return false;
-	for (size_t i = 0; i < p->n_maps; i++)
-		if (!p->maps[i].resolved)
-			resolve_mapping(sym, pid, &p->maps[i]);
+	resolve_mappings(sym, p);
 	return true;
 }
 
 bool sym_process_modules(struct sonde_symbolizer *sym, pid_t pid, sym_module_fn fn, void *arg)
 {
 	struct process *p = process_get(sym, pid);
+	int root_fd;
 
 	if (!p || !p->n_maps)
 		return false;
+	resolve_mappings(sym, p);
+	root_fd = sonde_proc_root_fd(sym->proc, pid);
 	for (size_t i = 0; i < p->n_maps; i++) {
-		struct mapping *m = &p->maps[i];
+		struct sym_mapping *m = &p->maps[i];
 		bool seen = false;
 		uint64_t vaddr;
 		int fd;
 
-		if (!m->resolved)
-			resolve_mapping(sym, pid, m);
 		for (size_t j = 0; j < i && !seen; j++)
 			seen = p->maps[j].elf == m->elf;
 		if (!m->elf || seen || !sym_elf_offset_to_vaddr(m->elf, m->pgoff, &vaddr))
 			continue;
-		fd = open_mapped_file(sym, pid, m);
+		fd = open_mapped_file(sym, pid, root_fd, m);
 		if (fd >= 0)
 			fn(arg, m->name, fd, m->start - vaddr);
 	}
+	if (root_fd >= 0)
+		close(root_fd);
 	return true;
 }
 
 /* ---- user addresses ---- */
 
-static size_t elf_frames(struct sym_elf *e, uint64_t vaddr, bool return_address,
-			 struct sonde_frame *frames, size_t max)
-{
-	/* A return address may already be past the end of the calling
-	 * function (calls to noreturn functions): look up the call. */
-	uint64_t at = return_address && vaddr ? vaddr - 1 : vaddr;
-	const struct sym_entry *s = symtab_find(&e->symbols, at);
-	size_t n = 0;
-
-	if (!e->dwarf_tried && e->dwarf_elf) {
-		e->dwarf_tried = true;
-		e->dwarf = dwarf_begin_elf(e->dwarf_elf, DWARF_C_READ, NULL);
-	}
-	if (e->dwarf)
-		n = sym_dwarf_frames(e->dwarf, at, frames, max);
-	/* A stripped Go binary: Go's own table knows what ELF forgot. */
-	if (!n && !s && (n = sym_go_frames(e, at, frames, max)) > 0)
-		return n;
-	if (!n || (frames[n - 1].inlined && n < max))
-		frames[n++] = (struct sonde_frame){0};
-	/* The containing function: the symbol table's name is the linkage
-	 * name, the one other tools (and the folded format) use. */
-	if (s) {
-		frames[n - 1].function = s->name;
-		frames[n - 1].offset = vaddr - s->addr;
-	}
-	return n;
-}
-
 size_t sonde_sym_user(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr,
 		      bool return_address, struct sonde_frame *frames, size_t max)
 {
 	struct process *p;
-	struct mapping *m;
+	struct sym_mapping *m;
 	const struct sym_entry *jit;
 	uint64_t offset, vaddr;
 	size_t n;
@@ -441,12 +419,12 @@ size_t sonde_sym_user(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr,
 	if (!m)
 		return 1;
 	if (!m->resolved)
-		resolve_mapping(sym, pid, m);
+		resolve_mappings(sym, p);
 	offset = addr - m->start + m->pgoff;
 	if (m->elf) {
 		if (!sym_elf_offset_to_vaddr(m->elf, offset, &vaddr))
 			vaddr = offset;
-		n = elf_frames(m->elf, vaddr, return_address, frames, max);
+		n = sym_elf_frames(m->elf, vaddr, return_address, frames, max);
 		for (size_t i = 0; i < n; i++) {
 			frames[i].module = m->name;
 			frames[i].module_offset = vaddr;

@@ -212,3 +212,26 @@ def test_stripped_go_binary_named_from_its_pclntab(spinner):
     chain = "main.main;main.outer;main.middle;main.spin"
     assert share(rows, lambda f: chain in ";".join(f)) > 0.8, tool.stdout
     assert share(rows, lambda f: any(x.startswith("[unknown]") for x in f)) < 0.1, tool.stdout
+
+
+def test_exec_of_the_target_resolves_the_new_program():
+    """Both programs are non-PIE: the new one's code lies at the very
+    addresses the first one's did, so only re-reading the mappings at the
+    exec names it right. (The spinner fixture is not used: it kills.)"""
+    p = subprocess.Popen([str(workload_path("exec_after")), "3000",
+                          str(workload_path("stacks_nopie")), "cpu"])
+    try:
+        tool = Tool("profile", "-F", 199, "-p", p.pid, "-o", "folded")
+        wait_for(lambda: os.readlink(f"/proc/{p.pid}/exe").endswith("/stacks_nopie"), 30,
+                 "the exec")
+        start = cpu_seconds(p.pid)
+        wait_for(lambda: cpu_seconds(p.pid) - start >= 1.0, 30, "a second of CPU after the exec")
+        assert tool.stop() == 0, tool.stderr
+    finally:
+        p.kill()
+        p.wait()
+    rows = folded(tool)
+    assert any(f[0] == "exec_after" for f, _ in rows), "not sampled before the exec:\n" + tool.stdout
+    after = [(f, c) for f, c in rows if f[0] == "stacks_nopie"]
+    assert after, tool.stdout
+    assert share(after, lambda f: CHAIN + ";workload_spin" in ";".join(f)) > 0.8, tool.stdout

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <elfutils/libdwelf.h>
@@ -140,6 +142,42 @@ static void own_executable(void)
 	CHECK_STR(format(&frames[n - 1], SONDE_FRAME_OFFSET), "in_executable+0x2");
 	CHECK_STR(frames[n - 1].module, "test_sym");
 	CHECK(f(1) == 2);
+}
+
+/* A process that has exited is dropped after its addresses were printed;
+ * module names frames pointed at stay valid. (A forked child maps what we
+ * map: our own function resolves in it.) */
+static void exited_processes_forgotten(void)
+{
+	int (*volatile f)(int) = in_executable;
+	struct sonde_frame frames[SONDE_SYM_MAX_FRAMES];
+	const char *module;
+	pid_t child = fork();
+	size_t n;
+
+	if (!child) {
+		pause();
+		_exit(0);
+	}
+	CHECK(child > 0);
+	CHECK(sonde_sym_user_prepare(sym, child));
+	n = sonde_sym_user(sym, child, (uintptr_t)f + 2, false, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK(n >= 1);
+	CHECK_STR(frames[n - 1].function, "in_executable");
+	module = frames[n - 1].module;
+	/* Still alive: kept. */
+	sonde_sym_forget_exited(sym);
+	n = sonde_sym_user(sym, child, (uintptr_t)f + 2, false, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK(n >= 1 && frames[n - 1].function);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	/* Gone, but not forgotten until asked: its stacks print first. */
+	n = sonde_sym_user(sym, child, (uintptr_t)f + 2, false, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK(n >= 1 && frames[n - 1].function);
+	sonde_sym_forget_exited(sym);
+	n = sonde_sym_user(sym, child, (uintptr_t)f + 2, false, frames, SONDE_SYM_MAX_FRAMES);
+	CHECK(n == 1 && !frames[0].function);
+	CHECK_STR(module, "test_sym");
 }
 
 /* Code nothing describes: never dropped, named by module and offset. */
@@ -352,6 +390,7 @@ int main(void)
 	RUN(stripped_with_debuglink);
 	RUN(deleted_file);
 	RUN(own_executable);
+	RUN(exited_processes_forgotten);
 	RUN(container_root_and_build_id);
 	RUN(unknown_code);
 	RUN(jit_perf_map);

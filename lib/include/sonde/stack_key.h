@@ -27,9 +27,11 @@ struct sonde_stack_key {
 };
 
 /* Sent on the events ring buffer the first time a process shows up, so
- * user space reads its mappings while it is alive. */
+ * user space reads its mappings while it is alive, and again when it has
+ * exec'd another program since (exec = 1): its mappings are new. */
 struct sonde_stack_new_process {
 	__u32 pid;
+	__u32 exec;
 };
 
 struct sonde_stack_value {

@@ -36,7 +36,9 @@ struct sonde_frame {
  * first, then the function that contains them. */
 #define SONDE_SYM_MAX_FRAMES 8
 
-/* Strings in frames stay valid until the symbolizer is freed. */
+/* Strings in frames stay valid until the symbolizer is freed, or until
+ * sonde_sym_forget_exited() (function and file names of the files it
+ * drops; module names stay). */
 struct sonde_symbolizer *sonde_symbolizer_new(void);
 void sonde_symbolizer_free(struct sonde_symbolizer *sym);
 
@@ -67,6 +69,13 @@ bool sonde_sym_user_prepare(struct sonde_symbolizer *sym, pid_t pid);
 
 /* Drops what is cached about a process (e.g. it exited). */
 void sonde_sym_forget(struct sonde_symbolizer *sym, pid_t pid);
+/* Drops what is cached about every process that has exited since, and
+ * the files that only they mapped: once their addresses are printed
+ * (after each interval of a system-wide profile, whose symbolizer would
+ * otherwise keep every process and file it ever saw). Function and file
+ * names of frames from before point into those files: done with them
+ * first. */
+void sonde_sym_forget_exited(struct sonde_symbolizer *sym);
 
 enum sonde_frame_format_flags {
 	SONDE_FRAME_OFFSET = 1 << 0,	/* "func+0x1a" rather than "func" */

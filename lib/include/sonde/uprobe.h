@@ -20,7 +20,9 @@ int sonde_elf_vaddr_to_offset(int fd, uint64_t vaddr, uint64_t *offset);
 int sonde_elf_has_usdt(int fd, const char *provider, const char *name);
 
 /* Attaches prog as a uprobe (never a uretprobe) at vaddr of the ELF file
- * at path, for process pid or every process (-1). NULL with errno set. */
+ * at path, for process pid or every process (-1). NULL with errno set.
+ * A "/proc/PID/root/..." path is read under that root, and refused
+ * (EXDEV) when the path leads elsewhere (see sonde/proc_open.h). */
 struct bpf_link *sonde_uprobe_attach_vaddr(const struct bpf_program *prog, pid_t pid,
 					   const char *path, uint64_t vaddr);
 
