@@ -7,10 +7,11 @@ import subprocess
 
 import pytest
 
-from harness import BUILD, PYTHON, Tool, run, tool_path
+from harness import BUILD, PYTHON, Tool, run, tool_path, workload_path
 
 # Tools that trace a language runtime need a target that runs one.
-TARGETS = {"gclat": [PYTHON, "-c", "import time; time.sleep(60)"]}
+TARGETS = {"gclat": [PYTHON, "-c", "import time; time.sleep(60)"],
+           "goroutines": [workload_path("gospin_stripped")]}
 TOOLS = sorted(p.name[len("sonde-"):] for p in (BUILD / "tools").glob("sonde-*")
                if p.is_file() and p.stat().st_mode & 0o111)
 
