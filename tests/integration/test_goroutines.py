@@ -275,3 +275,20 @@ def test_esbuild_current_go(esbuild, tmp_path):
     final = summaries(tool, server.pid)[-1]
     assert final["live"] is None        # stripped: those before attach are unknown
     assert final["created"] >= requests and final["exited"] >= requests
+
+
+def test_hostile_process_name(leaker, start_leaker, tmp_path):
+    """A process name a terminal would act on: escaped in the table, kept
+    (JSON-escaped) in JSON."""
+    hostile = tmp_path / 'g"\x1b[31m\\x'
+    shutil.copy(leaker["dwarf"], hostile)
+    w = start_leaker(hostile)
+    table = Tool("goroutines", "-p", w.pid)
+    json_tool = Tool("goroutines", "-o", "json", "-p", w.pid)
+    assert w.command("leak 2") == "done"
+    assert table.stop() == 0 and json_tool.stop() == 0
+    assert "\x1b" not in table.stdout
+    rows = [l for l in table.lines() if l.split()[0] == str(w.pid)]
+    assert rows and all('g"\\x1b[31m\\x' in r for r in rows)
+    [final] = summaries(json_tool, w.pid)
+    assert final["comm"] == 'g"\x1b[31m\\x'
