@@ -200,6 +200,11 @@ static int gather(struct summary *s, struct rows *r, uint64_t now)
 	struct site_key sk, *prev_sk = NULL;
 	struct goroutine_key gk, *prev_gk = NULL;
 
+	/* Never NULL, even with no rows: slices of it are taken. */
+	r->cap = 256;
+	r->v = malloc(r->cap * sizeof(*r->v));
+	if (!r->v)
+		return -ENOMEM;
 	while (!bpf_map_get_next_key(sites_fd, prev_sk, &sk)) {
 		struct site_counts c;
 		struct site_row *row;
