@@ -226,15 +226,20 @@ def test_usage_errors():
     assert run("goroutines", "--leak-age", "soon").returncode == 2
 
 
-@pytest.fixture(scope="module")
-def esbuild(tmp_path_factory):
-    return npm_binary(tmp_path_factory, "@esbuild/linux-x64", None, "bin/esbuild")
+@pytest.fixture(scope="module", params=[
+    pytest.param(("@esbuild/linux-x64", None), id="current"),
+    # Go 1.17: the oldest release the layout table covers, whose newproc1
+    # took the go statement's pc as its fifth argument.
+    pytest.param(("esbuild-linux-64", "0.13.15"), id="go1.17")])
+def esbuild(request, tmp_path_factory):
+    package, version = request.param
+    return npm_binary(tmp_path_factory, package, version, "bin/esbuild")
 
 
-def test_esbuild_current_go(esbuild, tmp_path):
-    """A stripped binary of a current Go release: its HTTP server starts a
-    goroutine per connection, from net/http.(*Server).Serve. (It serves
-    while its stdin is open.)"""
+def test_esbuild(esbuild, tmp_path):
+    """Stripped binaries of Go releases other than Debian's, the current
+    one included: esbuild's HTTP server starts a goroutine per connection,
+    from net/http.(*Server).Serve. (It serves while its stdin is open.)"""
     fetch = urllib.request.build_opener(urllib.request.ProxyHandler({})).open
     (tmp_path / "index.html").write_text("hello\n")
     with socket.socket() as s:
