@@ -39,6 +39,7 @@
 struct go_binary {
 	char version[64];
 	uint64_t newproc1, goexit0;
+	uint64_t runtime_main;	/* the main goroutine's start: checks the layout */
 	uint64_t returns[MAX_RETURNS];
 	size_t n_returns;
 	struct sonde_go_g_offsets offsets;
@@ -133,7 +134,7 @@ static enum sonde_rt_class classify(int fd, const char *path, void *data, void *
 	struct go_binary *b = data;
 	struct sonde_go_buildinfo bi;
 	struct sonde_gopclntab *tab;
-	struct sonde_go_func newproc1, goexit0;
+	struct sonde_go_func newproc1, goexit0, runtime_main;
 	enum sonde_go_layout_source source;
 	const char *why = NULL;
 	int err;
@@ -151,6 +152,8 @@ static enum sonde_rt_class classify(int fd, const char *path, void *data, void *
 		why = "runtime.newproc1 not found in its function table";
 	else if (function_entry(tab, "runtime.goexit0", &goexit0))
 		why = "runtime.goexit0 not found in its function table";
+	else if (function_entry(tab, "runtime.main", &runtime_main))
+		why = "runtime.main not found in its function table";
 	else if (!newproc1_returns(fd, &newproc1, b, &why))
 		why = NULL;
 	sonde_gopclntab_free(tab);
@@ -163,6 +166,7 @@ static enum sonde_rt_class classify(int fd, const char *path, void *data, void *
 	}
 	b->newproc1 = newproc1.entry;
 	b->goexit0 = goexit0.entry;
+	b->runtime_main = runtime_main.entry;
 	b->has_allgs = !sonde_go_variable_address(fd, "runtime.allgs", &b->allgs);
 	b->cookie = b->offsets.goid | (uint64_t)callerpc_reg(bi.version)
 					       << GOROUTINES_COOKIE_REG_SHIFT;
@@ -219,6 +223,8 @@ static int attach_runtimes(struct sonde_session *s, void *ctx)
 struct seeding {
 	int map_fd;
 	pid_t pid;
+	uint64_t main_start;	/* where runtime.main is in the process */
+	bool checked, mismatch;
 };
 
 static int seed_one(const struct sonde_go_g_info *g, void *ctx)
@@ -226,6 +232,15 @@ static int seed_one(const struct sonde_go_g_info *g, void *ctx)
 	struct seeding *sd = ctx;
 	struct goroutine_key key = {.tgid = (uint32_t)sd->pid, .goid = g->goid};
 	struct goroutine value = {.created_ns = 0, .gopc = g->gopc, .startpc = g->startpc};
+
+	/* The first g made is the main goroutine, id 1, running runtime.main:
+	 * a layout that reads it otherwise would misread every other. */
+	if (!sd->checked) {
+		sd->checked = true;
+		sd->mismatch = g->goid != 1 || g->startpc != sd->main_start;
+		if (sd->mismatch)
+			return 1;
+	}
 
 	/* One the probes saw created meanwhile is already there. */
 	bpf_map_update_elem(sd->map_fd, &key, &value, BPF_NOEXIST);
@@ -246,9 +261,11 @@ static void on_process(pid_t pid, const struct sonde_rt_file *f, void *ctx)
 	sonde_sym_user_prepare(t->sym, pid);
 	if (!p)
 		return;
-	if (b->has_allgs && !(n = sonde_go_load_bias(pid, &bias)))
+	if (b->has_allgs && !(n = sonde_go_load_bias(pid, &bias))) {
+		sd.main_start = b->runtime_main + bias;
 		n = sonde_go_read_allgs(pid, b->allgs, bias, &b->offsets, seed_one, &sd);
-	if (n >= 0) {
+	}
+	if (n >= 0 && !sd.mismatch) {
 		p->baseline = BASELINE_KNOWN;
 		sonde_info(1, "PID %d (%s): %d goroutines already running", (int)pid, p->comm, n);
 		return;
@@ -257,7 +274,9 @@ static void on_process(pid_t pid, const struct sonde_rt_file *f, void *ctx)
 	sonde_err("PID %d (%s): goroutines that existed before sonde attached are unknown (%s): "
 		  "live counts only those created since",
 		  (int)pid, p->comm,
-		  b->has_allgs ? strerror(-n) : "no symbols locate runtime.allgs");
+		  !b->has_allgs ? "no symbols locate runtime.allgs"
+		  : sd.mismatch ? "its main goroutine does not read right with the runtime.g layout"
+				: strerror(-n));
 }
 
 /* ---- events and summaries ---- */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,40 +18,67 @@
 #define MAX_GS (16u << 20)
 #define GSCAN 0x1000
 
+/* The link-time address of the file's first page: that of the loadable
+ * segment mapping file offset 0 (0 for a C PIE; Go links its PIEs at
+ * 0x400000 like its other executables). */
+static int first_page_vaddr(int fd, const Elf64_Ehdr *eh, uint64_t *vaddr)
+{
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh->e_phoff + (uint64_t)i * eh->e_phentsize)) !=
+		    (ssize_t)sizeof(ph))
+			return -EIO;
+		if (ph.p_type == PT_LOAD && ph.p_offset == 0) {
+			*vaddr = ph.p_vaddr;
+			return 0;
+		}
+	}
+	return -ENOEXEC;
+}
+
 int sonde_go_load_bias(pid_t pid, uint64_t *bias)
 {
 	char path[64], line[512];
+	uint64_t first = 0;
 	Elf64_Ehdr eh;
 	struct stat st;
+	bool in_place = false;	/* not position-independent: loaded where linked */
 	FILE *maps;
-	int fd, err = -ENOENT;
+	int fd, err = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || fstat(fd, &st)) {
-		close(fd);
-		return -EIO;
-	}
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || fstat(fd, &st))
+		err = -EIO;
+	else if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+		 eh.e_phentsize < sizeof(Elf64_Phdr))
+		err = -ENOEXEC;
+	else if (eh.e_type != ET_DYN)
+		in_place = true;
+	else
+		err = first_page_vaddr(fd, &eh, &first);
 	close(fd);
-	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64)
-		return -ENOEXEC;
-	*bias = 0;
-	if (eh.e_type != ET_DYN)
+	if (err)
+		return err;
+	if (in_place) {
+		*bias = 0;
 		return 0;
-	/* A Go PIE links its first segment at 0, file offset 0: where the
-	 * file's first page is mapped is the bias. */
+	}
+	/* Where the file's first page is mapped, less where it was linked. */
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	maps = fopen(path, "re");
 	if (!maps)
 		return -errno;
+	err = -ENOENT;
 	while (err && fgets(line, sizeof(line), maps)) {
 		uint64_t start, offset, inode;
 
 		if (sscanf(line, "%" SCNx64 "-%*x %*s %" SCNx64 " %*s %" SCNu64, &start, &offset,
 			   &inode) == 3 && offset == 0 && inode == st.st_ino) {
-			*bias = start;
+			*bias = start - (first & ~(uint64_t)0xfff);
 			err = 0;
 		}
 	}
