@@ -231,6 +231,8 @@ def test_usage_errors():
 
 @pytest.fixture(scope="module", params=[
     pytest.param(("@esbuild/linux-x64", None), id="current"),
+    # Go 1.23: runtime.g's goid moved (g.syscallbp), 8 bytes further.
+    pytest.param(("@esbuild/linux-x64", "0.25.0"), id="go1.23"),
     # Go 1.17: the oldest release the layout table covers, whose newproc1
     # took the go statement's pc as its fifth argument.
     pytest.param(("esbuild-linux-64", "0.13.15"), id="go1.17")])
