@@ -43,7 +43,7 @@ struct go_binary {
 	uint64_t returns[MAX_RETURNS];
 	size_t n_returns;
 	struct sonde_go_g_offsets offsets;
-	bool has_allgs;		/* the symbols locate runtime.allgs */
+	const char *allgs_from;	/* what located runtime.allgs; NULL: nothing */
 	uint64_t allgs;
 	uint64_t cookie;	/* for the uprobes: see goroutines.h */
 };
@@ -167,12 +167,15 @@ static enum sonde_rt_class classify(int fd, const char *path, void *data, void *
 	b->newproc1 = newproc1.entry;
 	b->goexit0 = goexit0.entry;
 	b->runtime_main = runtime_main.entry;
-	b->has_allgs = !sonde_go_variable_address(fd, "runtime.allgs", &b->allgs);
+	if (!sonde_go_variable_address(fd, "runtime.allgs", &b->allgs))
+		b->allgs_from = "its symbols";
+	else if (!sonde_go_allgs_from_code(fd, &b->allgs))
+		b->allgs_from = "the code of runtime.allgadd";
 	b->cookie = b->offsets.goid | (uint64_t)callerpc_reg(bi.version)
 					       << GOROUTINES_COOKIE_REG_SHIFT;
-	sonde_info(1, "%s: %s, runtime.g layout from %s, runtime.allgs %s", path, bi.version,
-		   source == SONDE_GO_LAYOUT_DWARF ? "its DWARF" : "the table for its release",
-		   b->has_allgs ? "located" : "not locatable (no symbols)");
+	sonde_info(1, "%s: %s, runtime.g layout from %s, runtime.allgs located through %s", path,
+		   bi.version, source == SONDE_GO_LAYOUT_DWARF ? "its DWARF" : "the table for its release",
+		   b->allgs_from ? b->allgs_from : "nothing");
 	return SONDE_RT_RUNTIME;
 }
 
@@ -261,7 +264,7 @@ static void on_process(pid_t pid, const struct sonde_rt_file *f, void *ctx)
 	sonde_sym_user_prepare(t->sym, pid);
 	if (!p)
 		return;
-	if (b->has_allgs && !(n = sonde_go_load_bias(pid, &bias))) {
+	if (b->allgs_from && !(n = sonde_go_load_bias(pid, &bias))) {
 		sd.main_start = b->runtime_main + bias;
 		n = sonde_go_read_allgs(pid, b->allgs, bias, &b->offsets, seed_one, &sd);
 	}
@@ -274,7 +277,7 @@ static void on_process(pid_t pid, const struct sonde_rt_file *f, void *ctx)
 	sonde_err("PID %d (%s): goroutines that existed before sonde attached are unknown (%s): "
 		  "live counts only those created since",
 		  (int)pid, p->comm,
-		  !b->has_allgs ? "no symbols locate runtime.allgs"
+		  !b->allgs_from ? "runtime.allgs could not be located"
 		  : sd.mismatch ? "its main goroutine does not read right with the runtime.g layout"
 				: strerror(-n));
 }
@@ -336,10 +339,11 @@ int main(int argc, char **argv)
 			"creation site (the function and file:line of the go statement) and start\n"
 			"function, with the age of the oldest; at the end, or every -i.\n"
 			"Goroutines that existed before sonde attached are read from the runtime's\n"
-			"list (runtime.allgs) in the process' memory when the binary's symbols\n"
-			"locate it; otherwise they are reported as unknown (live: null in JSON, a\n"
-			"lower bound \">=N\" in the table) and only later ones are counted. Their age\n"
-			"counts from the time sonde attached.\n"
+			"list (runtime.allgs) in the process' memory, located by the binary's symbols\n"
+			"or, stripped, by decoding runtime.allgadd, and checked against the main\n"
+			"goroutine; where that fails they are reported as unknown (live: null in\n"
+			"JSON, a lower bound \">=N\" in the table) and only later ones are counted.\n"
+			"Their age counts from the time sonde attached.\n"
 			"Leaks: --leak-age DUR reports sites with goroutines alive longer than DUR;\n"
 			"with -i, sites whose live count grew in each of the last 3 intervals are\n"
 			"reported too.\n"

@@ -127,6 +127,12 @@ int sonde_go_g_offsets_fd(int fd, struct sonde_go_g_offsets *out,
  * symbol table, else from the DWARF: 0, -ENOENT when neither has it (a
  * binary built with -ldflags=-s), -ENOEXEC not ELF. */
 int sonde_go_variable_address(int fd, const char *name, uint64_t *addr);
+/* Where runtime.allgs is in a binary without symbols (x86-64): the slice
+ * runtime.allgadd appends to, found by decoding that function — the one
+ * address it references at +0, +8 and +16 (pointer, length, capacity).
+ * 0, -ENOENT no such function or not exactly one such address, -EIO
+ * unreadable. A heuristic: callers check what they read there. */
+int sonde_go_allgs_from_code(int fd, uint64_t *addr);
 
 /* ---- a live process' goroutines ---- */
 
