@@ -16,6 +16,8 @@
 #include "goroutines.h"
 #include "goroutines_summary.h"
 
+/* Goroutines read from the map per system call. */
+#define GOROUTINE_BATCH 4096
 /* A site whose live count grew at this many summaries in a row leaks. */
 #define GROWTH_INTERVALS 3
 
@@ -197,8 +199,10 @@ static void merge_rows(struct rows *r)
 static int gather(struct summary *s, struct rows *r, uint64_t now)
 {
 	int sites_fd = map_fd(s, "sites"), gs_fd = map_fd(s, "goroutines");
+	static struct goroutine_key batch_keys[GOROUTINE_BATCH];
+	static struct goroutine batch_values[GOROUTINE_BATCH];
 	struct site_key sk, *prev_sk = NULL;
-	struct goroutine_key gk, *prev_gk = NULL;
+	__u32 token = 0;
 
 	/* Never NULL, even with no rows: slices of it are taken. */
 	r->cap = 256;
@@ -218,22 +222,28 @@ static int gather(struct summary *s, struct rows *r, uint64_t now)
 		row->created = c.created;
 		row->exited = c.exited;
 	}
-	while (!bpf_map_get_next_key(gs_fd, prev_gk, &gk)) {
-		struct goroutine g;
-		struct site_row *row;
-		uint64_t born;
+	/* The goroutine map may hold millions: read in batches, one system
+	 * call per batch rather than two per goroutine. */
+	for (bool first = true, more = true; more; first = false) {
+		__u32 n = GOROUTINE_BATCH;
+		int err = bpf_map_lookup_batch(gs_fd, first ? NULL : &token, &token, batch_keys,
+					       batch_values, &n, NULL);
 
-		prev_gk = &gk;
-		if (bpf_map_lookup_elem(gs_fd, &gk, &g))
-			continue;
-		row = add_row(r, gk.tgid, g.gopc, g.startpc);
-		if (!row)
-			return -ENOMEM;
-		/* One that predates sonde counts from when it attached. */
-		born = g.created_ns ? g.created_ns : s->start_ns;
-		row->live = 1;
-		row->oldest_ns = born ? born : 1;
-		row->over_age = s->leak_age_ns && now > born && now - born > s->leak_age_ns;
+		more = !err;
+		if (err && errno != ENOENT)
+			return -errno;
+		for (__u32 i = 0; i < n; i++) {
+			const struct goroutine *g = &batch_values[i];
+			struct site_row *row = add_row(r, batch_keys[i].tgid, g->gopc, g->startpc);
+			/* One that predates sonde counts from when it attached. */
+			uint64_t born = g->created_ns ? g->created_ns : s->start_ns;
+
+			if (!row)
+				return -ENOMEM;
+			row->live = 1;
+			row->oldest_ns = born ? born : 1;
+			row->over_age = s->leak_age_ns && now > born && now - born > s->leak_age_ns;
+		}
 	}
 	merge_rows(r);
 	return 0;
