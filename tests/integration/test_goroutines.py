@@ -104,7 +104,8 @@ def user_live(summary):
 
 @pytest.mark.parametrize("build", ["dwarf", "stripped", "pie"])
 def test_exact_counts_and_sites(leaker, start_leaker, build):
-    leaked, short = 50, 200
+    # More than one batch of the map reading (4096).
+    leaked, short = 5000, 200
     w = start_leaker(leaker[build])
     tool = Tool("goroutines", "-o", "json", "-p", w.pid)
     assert w.command(f"leak {leaked}") == "done"
