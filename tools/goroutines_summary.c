@@ -425,6 +425,14 @@ static int print_process_json(struct summary *s, struct proc_state *p,
 	return sonde_json_emit(j, stdout);
 }
 
+/* The runtime's own goroutines (the main one, the finalizer, sweeper,
+ * scavenger, forced-GC helper...) live as long as the program by design:
+ * no leak. Go's traceback tells them apart the same way, by package. */
+static bool runtime_goroutine(const char *start)
+{
+	return !strncmp(start, "runtime.", 8);
+}
+
 /* One leak finding, as a row of the leak table or a JSON line. */
 static int print_leak(struct summary *s, struct sonde_table *t, struct proc_state *p,
 		      const struct site_row *r, const char *kind, uint64_t count, uint64_t now)
@@ -432,8 +440,10 @@ static int print_leak(struct summary *s, struct sonde_table *t, struct proc_stat
 	char pid[16], cnt[32], oldest[32], site[512], start[256];
 	const char *cells[N_LEAK_COLS];
 
-	site_name(s, p->pid, r->gopc, site, sizeof(site));
 	start_name(s, p->pid, r->startpc, start, sizeof(start));
+	if (runtime_goroutine(start))
+		return 0;
+	site_name(s, p->pid, r->gopc, site, sizeof(site));
 	if (s->args->format == SONDE_FMT_JSON) {
 		sonde_json_begin(&s->json);
 		sonde_json_u64(&s->json, "pid", (uint64_t)p->pid);

@@ -4,6 +4,8 @@
 //   leak N    N goroutines that block forever, from one go statement
 //   short N   N goroutines that exit at once, from another; waits until
 //             they have ended
+//   drip N MS N goroutines leaked like "leak 1", one every MS milliseconds,
+//             in the background (answered at once)
 //   count     prints runtime.NumGoroutine(), the runtime's own count
 // each answered by a "done" (or "count N") line. The tests read this file
 // for the LINE: markers of the go statements.
@@ -17,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 var (
@@ -61,6 +64,14 @@ func shortLived(n int) {
 }
 
 //go:noinline
+func drip(n int, every time.Duration) {
+	for i := 0; i < n; i++ {
+		leakSome(1)
+		time.Sleep(every)
+	}
+}
+
+//go:noinline
 func startBefore(n int) {
 	for i := 0; i < n; i++ {
 		go waitBefore() // LINE:before_site
@@ -88,6 +99,10 @@ func main() {
 			fmt.Println("done")
 		case f[0] == "short":
 			shortLived(n)
+			fmt.Println("done")
+		case f[0] == "drip" && len(f) > 2:
+			ms, _ := strconv.Atoi(f[2])
+			go drip(n, time.Duration(ms)*time.Millisecond) // LINE:drip_site
 			fmt.Println("done")
 		case f[0] == "count":
 			fmt.Println("count", runtime.NumGoroutine())
