@@ -425,24 +425,14 @@ static int print_process_json(struct summary *s, struct proc_state *p,
 	return sonde_json_emit(j, stdout);
 }
 
-/* The runtime's own goroutines (the main one, the finalizer, sweeper,
- * scavenger, forced-GC helper...) live as long as the program by design:
- * no leak. Go's traceback tells them apart the same way, by package. */
-static bool runtime_goroutine(const char *start)
-{
-	return !strncmp(start, "runtime.", 8);
-}
-
 /* One leak finding, as a row of the leak table or a JSON line. */
 static int print_leak(struct summary *s, struct sonde_table *t, struct proc_state *p,
-		      const struct site_row *r, const char *kind, uint64_t count, uint64_t now)
+		      const struct site_row *r, const char *start, const char *kind,
+		      uint64_t count, uint64_t now)
 {
-	char pid[16], cnt[32], oldest[32], site[512], start[256];
+	char pid[16], cnt[32], oldest[32], site[512];
 	const char *cells[N_LEAK_COLS];
 
-	start_name(s, p->pid, r->startpc, start, sizeof(start));
-	if (runtime_goroutine(start))
-		return 0;
 	site_name(s, p->pid, r->gopc, site, sizeof(site));
 	if (s->args->format == SONDE_FMT_JSON) {
 		sonde_json_begin(&s->json);
@@ -455,6 +445,8 @@ static int print_leak(struct summary *s, struct sonde_table *t, struct proc_stat
 		sonde_json_u64(&s->json, "oldest_age_ns", now - r->oldest_ns);
 		return sonde_json_emit(&s->json, stdout);
 	}
+	if (!t->header_done)
+		printf("\npossible leaks:\n");
 	snprintf(pid, sizeof(pid), "%d", (int)p->pid);
 	snprintf(cnt, sizeof(cnt), "%llu", (unsigned long long)count);
 	snprintf(oldest, sizeof(oldest), "%.1f", (now - r->oldest_ns) / 1e9);
@@ -468,6 +460,14 @@ static int print_leak(struct summary *s, struct sonde_table *t, struct proc_stat
 	return sonde_table_row(t, cells);
 }
 
+/* The runtime's own goroutines (the main one, the finalizer, sweeper,
+ * scavenger, forced-GC helper...) live as long as the program by design:
+ * no leak. Go's traceback tells them apart the same way, by package. */
+static bool runtime_goroutine(const char *start)
+{
+	return !strncmp(start, "runtime.", 8);
+}
+
 /* Sites that hold goroutines past --leak-age, and sites that grew at
  * GROWTH_INTERVALS summaries in a row. */
 static int print_leaks(struct summary *s, struct site_row *rows, size_t n, uint64_t now)
@@ -478,16 +478,18 @@ static int print_leaks(struct summary *s, struct site_row *rows, size_t n, uint6
 	sonde_table_init(&t, leak_columns, N_LEAK_COLS, stdout);
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct proc_state *p = find_process(s, (pid_t)rows[i].tgid);
+		bool growing = rows[i].streak >= GROWTH_INTERVALS;
+		char start[256];
 
-		if (!p || !rows[i].live)
+		if (!p || !rows[i].live || (!rows[i].over_age && !growing))
 			continue;
-		if (s->args->format == SONDE_FMT_TABLE && !t.header_done &&
-		    (rows[i].over_age || rows[i].streak >= GROWTH_INTERVALS))
-			printf("\npossible leaks:\n");
+		start_name(s, p->pid, rows[i].startpc, start, sizeof(start));
+		if (runtime_goroutine(start))
+			continue;
 		if (rows[i].over_age)
-			rc = print_leak(s, &t, p, &rows[i], "age", rows[i].over_age, now);
-		if (!rc && rows[i].streak >= GROWTH_INTERVALS)
-			rc = print_leak(s, &t, p, &rows[i], "growing", rows[i].live, now);
+			rc = print_leak(s, &t, p, &rows[i], start, "age", rows[i].over_age, now);
+		if (!rc && growing)
+			rc = print_leak(s, &t, p, &rows[i], start, "growing", rows[i].live, now);
 	}
 	return rc;
 }

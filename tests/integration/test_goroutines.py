@@ -135,10 +135,17 @@ def test_exact_counts_and_sites(leaker, start_leaker, build):
 
 def test_table(leaker, start_leaker):
     w = start_leaker(leaker["dwarf"])
-    tool = Tool("goroutines", "-p", w.pid)
+    tool = Tool("goroutines", "--leak-age", "1ms", "-p", w.pid)
     assert w.command("leak 7") == "done"
     assert tool.stop() == 0
     lines = tool.lines()
+    # The leak report: one header, the leaked site, no runtime goroutine.
+    assert lines.count("possible leaks:") == 1
+    leaks = lines[lines.index("possible leaks:") + 1:]
+    assert leaks[0].split() == ["PID", "COMM", "LEAK", "COUNT", "OLDEST(s)", "SITE", "START"]
+    assert [l for l in leaks[1:] if "main.leakSome" in l][0].split()[2:4] == ["age", "7"]
+    assert not [l for l in leaks[1:] if l.split()[-1].startswith("runtime.")]
+    lines = lines[:lines.index("possible leaks:")]
     assert lines[0].split() == ["PID", "COMM", "LIVE", "CREATED", "EXITED", "CREATED/s",
                                 "EXITED/s", "OLDEST(s)", "SITE", "START"]
     header_site = lines[0].index("SITE")
