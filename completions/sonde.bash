@@ -87,4 +87,4 @@ _sonde()
 }
 
 complete -F _sonde sonde \
-    sonde-chanlat sonde-dns sonde-fsslower sonde-gclat sonde-offcpu sonde-oomkill sonde-profile sonde-tcpconnect sonde-tcpretrans
+    sonde-chanlat sonde-dns sonde-fsslower sonde-gclat sonde-goroutines sonde-offcpu sonde-oomkill sonde-profile sonde-tcpconnect sonde-tcpretrans

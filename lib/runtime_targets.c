@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,15 +343,36 @@ int sonde_rt_targets_find(struct sonde_rt_targets *t, const char *binary, const 
 	return find_all(t);
 }
 
+/* System-wide, a process found at start may be gone by the time its file
+ * is probed: that is no failure of the tool (it failed to attach, said
+ * so, and the others go on); a missing privilege still is. */
+static int attach_file(struct sonde_rt_targets *t, struct sonde_session *s,
+		       const struct sonde_rt_file *f)
+{
+	int rc;
+
+	if (t->follow && access(f->path, F_OK)) {
+		sonde_info(1, "%s: gone before it could be probed", f->path);
+		return 0;
+	}
+	rc = t->kind->attach(s, f, t->kind->ctx);
+	return t->follow && rc != SONDE_EXIT_PRIVILEGE ? 0 : rc;
+}
+
 int sonde_rt_targets_attach(struct sonde_rt_targets *t, struct sonde_session *s)
 {
 	int rc = 0;
 
 	t->session = s;
 	for (size_t i = 0; i < t->n_files && !rc; i++)
-		rc = t->kind->attach(s, &t->files[i], t->kind->ctx);
-	for (size_t i = 0; i < t->n_found && !rc; i++)
-		t->kind->on_process(t->found[i].pid, &t->files[t->found[i].file], t->kind->ctx);
+		rc = attach_file(t, s, &t->files[i]);
+	for (size_t i = 0; i < t->n_found && !rc; i++) {
+		pid_t pid = t->found[i].pid;
+
+		if (kill(pid, 0) && errno == ESRCH)
+			continue;	/* gone meanwhile */
+		t->kind->on_process(pid, &t->files[t->found[i].file], t->kind->ctx);
+	}
 	free(t->found);
 	t->found = NULL;
 	t->n_found = t->found_cap = 0;

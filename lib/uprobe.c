@@ -61,6 +61,14 @@ int sonde_elf_vaddr_to_offset(int fd, uint64_t vaddr, uint64_t *offset)
 struct bpf_link *sonde_uprobe_attach_vaddr(const struct bpf_program *prog, pid_t pid,
 					   const char *path, uint64_t vaddr)
 {
+	return sonde_uprobe_attach_vaddr_cookie(prog, pid, path, vaddr, 0);
+}
+
+struct bpf_link *sonde_uprobe_attach_vaddr_cookie(const struct bpf_program *prog, pid_t pid,
+						  const char *path, uint64_t vaddr,
+						  uint64_t cookie)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie);
 	uint64_t offset;
 	int fd = sonde_open_proc_path(path, O_RDONLY);
 	int err;
@@ -74,7 +82,7 @@ struct bpf_link *sonde_uprobe_attach_vaddr(const struct bpf_program *prog, pid_t
 		errno = -err;
 		return NULL;
 	}
-	return bpf_program__attach_uprobe(prog, false, pid, path, offset);
+	return bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
 }
 
 /* A stapsdt note's descriptor: three addresses (pc, base, semaphore) of

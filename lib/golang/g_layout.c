@@ -10,7 +10,9 @@
  *   1.23-1.24  syscallbp after syscallpc: goid 160;
  *   1.25       gobuf loses ret (sched is 8 bytes smaller): goid 152 again;
  *              fipsIndicator, syncSafePoint, runningCleanups fit in
- *              padding before sig, so gopc does not move. */
+ *              padding before sig;
+ *   1.26       8 more bytes before gopc (measured in a Go 1.26.5 binary,
+ *              esbuild's: its main goroutine's runtime.main at 304). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@ static const struct g_layout_row g_layouts[] = {
 	{22, {.goid = 152, .atomicstatus = 144, .gopc = 280, .startpc = 296}},
 	{23, {.goid = 160, .atomicstatus = 152, .gopc = 288, .startpc = 304}},
 	{25, {.goid = 152, .atomicstatus = 144, .gopc = 280, .startpc = 296}},
+	{26, {.goid = 152, .atomicstatus = 144, .gopc = 288, .startpc = 304}},
 };
 
 /* The newest release the table was checked against. */

@@ -1,4 +1,6 @@
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -26,3 +28,25 @@ def kill_leftover_tools():
         if tool.proc.poll() is None:
             tool.proc.kill()
             tool.proc.wait()
+
+
+def npm_binary(tmp_path_factory, package, version, relpath):
+    """A file of an npm package (e.g. esbuild's Go binary), installed into a
+    fresh prefix with its own cache; skips, saying why, if npm cannot fetch
+    it. version None: the latest."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed: cannot fetch esbuild's Go binaries")
+    prefix = tmp_path_factory.mktemp("npm")
+    spec = f"{package}@{version}" if version else package
+    env = dict(os.environ, npm_config_cache=str(prefix / "npm-cache"),
+               npm_config_update_notifier="false")
+    try:
+        r = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), spec],
+                           capture_output=True, text=True, env=env, timeout=600)
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"npm install {spec} timed out: registry unreachable?")
+    path = prefix / "node_modules" / package / relpath
+    if r.returncode != 0 or not path.exists():
+        pytest.skip(f"npm could not fetch {spec}: {r.stderr.strip()[-300:]}")
+    return path

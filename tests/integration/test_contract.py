@@ -12,7 +12,8 @@ from harness import BUILD, PYTHON, Tool, run, tool_path, workload_path
 # Tools that trace a language runtime need a target that runs one.
 TARGETS = {"gclat": [PYTHON, "-c", "import time; time.sleep(60)"],
            # One send blocked for a minute (stdin is not a terminal: no wait).
-           "chanlat": [workload_path("chan_block"), "1", "0", "60000", "/dev/null"]}
+           "chanlat": [workload_path("chan_block"), "1", "0", "60000", "/dev/null"],
+           "goroutines": [workload_path("gospin_stripped")]}
 TOOLS = sorted(p.name[len("sonde-"):] for p in (BUILD / "tools").glob("sonde-*")
                if p.is_file() and p.stat().st_mode & 0o111)
 

@@ -15,6 +15,7 @@ import subprocess
 
 import pytest
 
+from conftest import npm_binary
 from harness import workload_path
 
 # (npm package, version or None for the latest, pclntab format it uses)
@@ -36,22 +37,7 @@ class Release:
 @pytest.fixture(scope="module", params=RELEASES)
 def esbuild(request, tmp_path_factory):
     package, version, fmt = request.param
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed: cannot fetch esbuild's Go binaries")
-    prefix = tmp_path_factory.mktemp("esbuild")
-    spec = f"{package}@{version}" if version else package
-    env = dict(os.environ, npm_config_cache=str(prefix / "npm-cache"),
-               npm_config_update_notifier="false")
-    try:
-        r = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), spec],
-                           capture_output=True, text=True, env=env, timeout=600)
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"npm install {spec} timed out: registry unreachable?")
-    binary = prefix / "node_modules" / package / "bin" / "esbuild"
-    if r.returncode != 0 or not binary.exists():
-        pytest.skip(f"npm could not fetch {spec}: {r.stderr.strip()[-300:]}")
-    return Release(binary, fmt, version)
+    return Release(npm_binary(tmp_path_factory, package, version, "bin/esbuild"), fmt, version)
 
 
 def run(*argv, **kw):

@@ -3,7 +3,8 @@
  * table for the Go release that built it (Debian's); a stripped build has
  * no DWARF and gets the table. Global variables (runtime.allgs) from the
  * symbol table of a build without DWARF (-w) and from the full build, and
- * none in a stripped one (-s -w).
+ * none in a stripped one (-s -w), where the code of runtime.allgadd
+ * locates runtime.allgs instead.
  *
  *   test_g_layout BINARY NODWARF STRIPPED GO_VERSION_FILE */
 #include <errno.h>
@@ -84,15 +85,19 @@ static void versions(void)
 	CHECK_U64(o.goid, 160);
 	CHECK(sonde_go_g_offsets_for_version("devel go1.24-abcdef Tue", &o) == 0);
 	CHECK_U64(o.goid, 160);
+	CHECK(sonde_go_g_offsets_for_version("go1.25.4", &o) == 0);
+	CHECK_U64(o.goid, 152);
+	CHECK_U64(o.startpc, 296);
 	CHECK(sonde_go_g_offsets_for_version("go1.26.5", &o) == 0);
 	CHECK_U64(o.goid, 152);
+	CHECK_U64(o.startpc, 304);
 }
 
 static void variables(void)
 {
 	int fd = open_or_die(binary_path), nfd = open_or_die(nodwarf_path),
 	    sfd = open_or_die(stripped_path);
-	uint64_t allgs = 0, allglen = 0, nodwarf_allgs = 0, nodwarf_allglen = 0, none;
+	uint64_t allgs = 0, allglen = 0, nodwarf_allgs = 0, nodwarf_allglen = 0, none, from_code = 0;
 
 	CHECK(sonde_go_variable_address(fd, "runtime.allgs", &allgs) == 0);
 	CHECK(sonde_go_variable_address(fd, "runtime.allglen", &allglen) == 0);
@@ -103,6 +108,14 @@ static void variables(void)
 	CHECK(sonde_go_variable_address(nfd, "runtime.allglen", &nodwarf_allglen) == 0);
 	CHECK(nodwarf_allgs != 0 && nodwarf_allglen != 0 && nodwarf_allgs != nodwarf_allglen);
 	CHECK(sonde_go_variable_address(sfd, "runtime.allgs", &none) == -ENOENT);
+	/* Without symbols, from runtime.allgadd's code: the same address
+	 * where the symbols say, and one found where they are gone. */
+	CHECK(sonde_go_allgs_from_code(fd, &from_code) == 0);
+	CHECK_U64(from_code, allgs);
+	CHECK(sonde_go_allgs_from_code(nfd, &from_code) == 0);
+	CHECK_U64(from_code, nodwarf_allgs);
+	CHECK(sonde_go_allgs_from_code(sfd, &from_code) == 0);
+	CHECK(from_code != 0);
 	CHECK(sonde_go_variable_address(fd, "runtime.no_such_variable", &none) == -ENOENT);
 	close(fd);
 	close(nfd);

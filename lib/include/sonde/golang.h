@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* ---- function table (pclntab) ---- */
 
@@ -126,5 +127,34 @@ int sonde_go_g_offsets_fd(int fd, struct sonde_go_g_offsets *out,
  * symbol table, else from the DWARF: 0, -ENOENT when neither has it (a
  * binary built with -ldflags=-s), -ENOEXEC not ELF. */
 int sonde_go_variable_address(int fd, const char *name, uint64_t *addr);
+/* Where runtime.allgs is in a binary without symbols (x86-64): the slice
+ * runtime.allgadd appends to, found by decoding that function — the one
+ * address it references at +0, +8 and +16 (pointer, length, capacity).
+ * 0, -ENOENT no such function or not exactly one such address, -EIO
+ * unreadable. A heuristic: callers check what they read there. */
+int sonde_go_allgs_from_code(int fd, uint64_t *addr);
+
+/* ---- a live process' goroutines ---- */
+
+#define SONDE_GO_GDEAD 6	/* runtime._Gdead: a g on a free list */
+
+struct sonde_go_g_info {
+	uint64_t goid, gopc, startpc;
+	uint32_t status;	/* runtime._G*, the _Gscan bit cleared */
+};
+
+/* How far process pid's executable is loaded from its link-time
+ * addresses (0 unless it is position-independent). 0 or -errno. */
+int sonde_go_load_bias(pid_t pid, uint64_t *bias);
+/* Walks runtime.allgs (its link-time address allgs, plus bias) in the
+ * memory of process pid (/proc/PID/mem: the caller needs to be allowed
+ * to ptrace it) and calls fn for every goroutine that is not dead, with
+ * the fields at offsets. Returns how many were reported, or -errno
+ * (-EIO unreadable, -EINVAL a slice that makes no sense); fn returning
+ * non-zero stops the walk. A running program changes allgs meanwhile:
+ * what is read is one moment's view, good to a goroutine or two. */
+int sonde_go_read_allgs(pid_t pid, uint64_t allgs, uint64_t bias,
+			const struct sonde_go_g_offsets *offsets,
+			int (*fn)(const struct sonde_go_g_info *g, void *ctx), void *ctx);
 
 #endif

@@ -25,5 +25,11 @@ int sonde_elf_has_usdt(int fd, const char *provider, const char *name);
  * (EXDEV) when the path leads elsewhere (see sonde/proc_open.h). */
 struct bpf_link *sonde_uprobe_attach_vaddr(const struct bpf_program *prog, pid_t pid,
 					   const char *path, uint64_t vaddr);
+/* The same with a cookie the program reads with bpf_get_attach_cookie():
+ * what differs between the files one program is attached to (e.g. a
+ * struct offset per Go release). */
+struct bpf_link *sonde_uprobe_attach_vaddr_cookie(const struct bpf_program *prog, pid_t pid,
+						  const char *path, uint64_t vaddr,
+						  uint64_t cookie);
 
 #endif
