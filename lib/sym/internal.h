@@ -66,6 +66,7 @@ struct sym_elf {
 	size_t n_loads;
 	uint8_t build_id[SYM_BUILD_ID_MAX];
 	size_t build_id_len;
+	const char *build_id_hex;	/* in the symbolizer's names; NULL if none */
 	struct symtab symbols;
 	/* The separate debug file, when the symbols or DWARF come from one. */
 	int debug_fd;

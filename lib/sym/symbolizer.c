@@ -285,6 +285,18 @@ static int open_mapped_file(struct sonde_symbolizer *sym, pid_t pid, const struc
 	return via_map_files;
 }
 
+/* Once per file: frames (and pprof mappings) carry it as text. */
+static const char *build_id_hex(struct sonde_symbolizer *sym, const struct sym_elf *e)
+{
+	char hex[SYM_BUILD_ID_MAX * 2 + 1];
+
+	if (!e->build_id_len)
+		return NULL;
+	for (size_t i = 0; i < e->build_id_len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", e->build_id[i]);
+	return intern(sym, hex);
+}
+
 static void resolve_mapping(struct sonde_symbolizer *sym, pid_t pid, struct mapping *m)
 {
 	char root[PATH_MAX];
@@ -304,6 +316,7 @@ static void resolve_mapping(struct sonde_symbolizer *sym, pid_t pid, struct mapp
 	snprintf(root, sizeof(root), "%s/%d/root", sym->proc, (int)pid);
 	m->elf = sym_elf_open(fd, m->path, root);
 	if (m->elf) {
+		m->elf->build_id_hex = build_id_hex(sym, m->elf);
 		m->elf->next = sym->elves;
 		sym->elves = m->elf;
 	}
@@ -450,6 +463,7 @@ size_t sonde_sym_user(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr,
 		for (size_t i = 0; i < n; i++) {
 			frames[i].module = m->name;
 			frames[i].module_offset = vaddr;
+			frames[i].build_id = m->elf->build_id_hex;
 		}
 		return n;
 	}

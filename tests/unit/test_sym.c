@@ -303,6 +303,9 @@ static void container_root_and_build_id(void)
 	CHECK_U64(n, 2);
 	CHECK_STR(frames[0].function, "symfix_inlined");
 	CHECK_STR(frames[n - 1].function, "symfix_outer");
+	/* Every frame names its file's build-id (pprof mappings carry it). */
+	for (size_t i = 0; i < n; i++)
+		CHECK_STR(frames[i].build_id, id);
 	sonde_symbolizer_free(c);
 	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

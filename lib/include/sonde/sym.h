@@ -26,6 +26,7 @@ struct sonde_frame {
 	uint64_t offset;	/* from the function's start (not for inlined frames) */
 	const char *module;	/* "libc.so.6", "[kernel]", "nf_tables", "[anon]"; NULL if none */
 	uint64_t module_offset;	/* address inside the module (ELF virtual address) */
+	const char *build_id;	/* the module's GNU build-id in hex; NULL if none */
 	const char *file;	/* source file, NULL without DWARF */
 	unsigned line;
 	bool inlined;		/* inlined into the frame that follows */
