@@ -79,6 +79,9 @@ struct sym_elf {
 	 * symbol covers. */
 	struct sonde_gopclntab *gopclntab;
 	bool gopclntab_tried;
+	/* How its stacks are walked (frame_pointers.c), found on first use. */
+	int code_kind;		/* enum sonde_code_kind */
+	bool code_kind_known;
 	struct sym_elf *next;	/* in the symbolizer's cache */
 };
 
@@ -90,6 +93,13 @@ void sym_elf_free(struct sym_elf *e);
 /* Frames of a Go binary's code from its pclntab, innermost first; 0 when
  * the file has none or the address is in no Go function. */
 size_t sym_go_frames(struct sym_elf *e, uint64_t vaddr, struct sonde_frame *frames, size_t max);
+/* Its Go function table, opened on first use; NULL when it has none. */
+struct sonde_gopclntab *sym_elf_gopclntab(struct sym_elf *e);
+/* Whether vaddr is in Go code where the function has set up no frame
+ * (nothing pushed: the return address is at the stack pointer). */
+bool sym_go_frameless(struct sym_elf *e, uint64_t vaddr);
+/* Whether frame pointers walk the file's code (enum sonde_code_kind). */
+int sym_elf_code_kind(struct sym_elf *e);
 /* File offset -> ELF virtual address, through the PT_LOAD containing it. */
 bool sym_elf_offset_to_vaddr(const struct sym_elf *e, uint64_t offset, uint64_t *vaddr);
 

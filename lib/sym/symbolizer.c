@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sonde/unwind_ranges.h"
 
 /* A vanished mapping is looked for again at most this often. */
 #define MAPS_REFRESH_NS 100000000ll
@@ -397,6 +398,49 @@ bool sym_process_modules(struct sonde_symbolizer *sym, pid_t pid, sym_module_fn 
 			fn(arg, m->name, fd, m->start - vaddr);
 	}
 	return true;
+}
+
+bool sonde_sym_user_code(struct sonde_symbolizer *sym, pid_t pid, sonde_sym_code_fn fn, void *arg)
+{
+	struct process *p = process_get(sym, pid);
+
+	if (!p || !p->n_maps)
+		return false;
+	for (size_t i = 0; i < p->n_maps; i++) {
+		struct mapping *m = &p->maps[i];
+
+		if (!m->resolved)
+			resolve_mapping(sym, pid, m);
+		fn(arg, m->start, m->end, m->name,
+		   m->elf ? sym_elf_code_kind(m->elf) : SONDE_CODE_FRAME_POINTERS);
+	}
+	return true;
+}
+
+/* The ELF file and virtual address of addr in pid; false when unknown. */
+static struct sym_elf *user_elf(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr,
+				uint64_t *vaddr)
+{
+	struct process *p = process_get(sym, pid);
+	struct mapping *m = p ? mapping_find(p, addr) : NULL;
+	uint64_t offset;
+
+	if (!m)
+		return NULL;
+	if (!m->resolved)
+		resolve_mapping(sym, pid, m);
+	offset = addr - m->start + m->pgoff;
+	if (m->elf && !sym_elf_offset_to_vaddr(m->elf, offset, vaddr))
+		*vaddr = offset;
+	return m->elf;
+}
+
+bool sonde_sym_user_frameless(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr)
+{
+	uint64_t vaddr;
+	struct sym_elf *e = user_elf(sym, pid, addr, &vaddr);
+
+	return e && sym_go_frameless(e, vaddr);
 }
 
 /* ---- user addresses ---- */

@@ -14,6 +14,7 @@
 #include <elfutils/libdwelf.h>
 #include <libelf.h>
 #include <sonde/sym.h>
+#include <sonde/unwind_ranges.h>
 
 #include "check.h"
 #include "symfix.h"
@@ -310,6 +311,42 @@ static void container_root_and_build_id(void)
 	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+struct kinds {
+	int symfix, symfix_stripped, libc;
+};
+
+static void note_kind(void *arg, uint64_t start, uint64_t end, const char *module, int kind)
+{
+	struct kinds *k = arg;
+
+	CHECK(start < end);
+	if (!strcmp(module, "libsymfix.so"))
+		k->symfix = kind;
+	else if (!strcmp(module, "libsymfix-stripped.so"))
+		k->symfix_stripped = kind;
+	else if (!strcmp(module, "libc.so.6"))
+		k->libc = kind;
+}
+
+/* --unwind auto's rule: the fixture is built with frame pointers (its
+ * stripped copy too, judged by its debug file's symbols); Debian's libc
+ * is not. */
+static void code_kinds(void)
+{
+	struct kinds k = {-1, -1, -1};
+	void *h1, *h2;
+
+	CHECK(load_fixture(SYMFIX_DIR "/libsymfix.so", &h1));
+	CHECK(load_fixture(SYMFIX_DIR "/libsymfix-stripped.so", &h2));
+	CHECK(sonde_sym_user_code(sym, getpid(), note_kind, &k));
+	CHECK_U64(k.symfix, SONDE_CODE_FRAME_POINTERS);
+	CHECK_U64(k.symfix_stripped, SONDE_CODE_FRAME_POINTERS);
+#if defined(__x86_64__)
+	CHECK_U64(k.libc, SONDE_CODE_NO_FRAME_POINTERS);
+#endif
+	CHECK(!sonde_sym_user_frameless(sym, getpid(), (uintptr_t)code_kinds));
+}
+
 static char *write_proc_fixture(const char *kallsyms)
 {
 	static char dir[64];
@@ -415,6 +452,7 @@ int main(void)
 	RUN(kernel_symbols);
 	RUN(kernel_symbols_hidden);
 	RUN(format_truncates);
+	RUN(code_kinds);
 	sonde_symbolizer_free(sym);
 	return CHECK_DONE();
 }
