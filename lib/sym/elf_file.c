@@ -132,6 +132,7 @@ struct sym_elf *sym_elf_open(int fd, const char *path, const char *root)
 	struct sym_elf *e = calloc(1, sizeof(*e));
 	struct stat st;
 	bool has_symtab, has_dwarf;
+	size_t shnum;
 
 	if (!e || fstat(fd, &st)) {
 		free(e);
@@ -152,6 +153,9 @@ struct sym_elf *sym_elf_open(int fd, const char *path, const char *root)
 	close_when_mapped(e->elf, &e->fd);
 	e->build_id_len = sym_elf_build_id(e->elf, e->build_id, sizeof(e->build_id));
 	has_symtab = has_section(e->elf, SHT_SYMTAB, NULL);
+	e->maybe_go = elf_getshdrnum(e->elf, &shnum) || shnum == 0 ||
+		      has_section(e->elf, 0, ".gopclntab") || has_section(e->elf, 0, ".go.buildinfo") ||
+		      has_section(e->elf, 0, ".note.go.buildid");
 	has_dwarf = has_section(e->elf, SHT_PROGBITS, ".debug_info");
 	if (!has_symtab || !has_dwarf) {
 		e->debug_fd = sym_debug_file_find(e->elf, e->build_id, e->build_id_len, path, root);
@@ -190,6 +194,7 @@ void sym_elf_free(struct sym_elf *e)
 	if (e->fd >= 0)
 		close(e->fd);
 	symtab_free(&e->symbols);
+	frame_cache_free(&e->frames);
 	sonde_gopclntab_free(e->gopclntab);
 	free(e->loads);
 	free(e);

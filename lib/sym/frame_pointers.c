@@ -1,8 +1,9 @@
 /* Does a file's code keep frame pointers? The rule behind --unwind auto:
  *
- *  - A Go binary (it has a pclntab) does: Go keeps frame pointers on
- *    amd64 and arm64, except in small leaf functions without a frame,
- *    which the pcsp table identifies (SONDE_CODE_GO).
+ *  - A Go binary (a section only Go writes, and a pclntab) does: Go
+ *    keeps frame pointers on amd64 and arm64, except in small leaf
+ *    functions without a frame, which the pcsp table identifies
+ *    (SONDE_CODE_GO).
  *  - Otherwise, on x86-64, the function prologues are read: up to
  *    PROBED_FUNCTIONS function symbols spread over the file, each looked
  *    at for `push %rbp` then `mov %rsp,%rbp` in its first PROLOGUE_BYTES

@@ -11,7 +11,7 @@ struct sonde_gopclntab *sym_elf_gopclntab(struct sym_elf *e)
 {
 	size_t image_size;
 
-	if (!e->gopclntab_tried) {
+	if (!e->gopclntab_tried && e->maybe_go) {
 		const char *image = elf_rawfile(e->elf, &image_size);
 
 		e->gopclntab_tried = true;

@@ -44,6 +44,29 @@ void symtab_sort(struct symtab *t);
 const struct sym_entry *symtab_find(const struct symtab *t, uint64_t addr);
 void symtab_free(struct symtab *t);
 
+/* ---- frames already resolved, per file (frame_cache.c) ---- */
+
+struct frame_cache_slot {
+	uint64_t key;
+	uint32_t first;		/* in the pool */
+	uint16_t n;		/* 0: empty slot */
+};
+
+struct frame_cache {
+	struct frame_cache_slot *slots;
+	size_t cap;		/* a power of two */
+	size_t n;
+	struct sonde_frame *pool;
+	size_t pool_n, pool_cap;
+};
+
+/* Copies the frames cached for key (up to max); 0 when there are none. */
+size_t frame_cache_get(const struct frame_cache *c, uint64_t key, struct sonde_frame *frames,
+		       size_t max);
+/* Remembers n frames for key; silently does not on allocation failure. */
+void frame_cache_put(struct frame_cache *c, uint64_t key, const struct sonde_frame *frames, size_t n);
+void frame_cache_free(struct frame_cache *c);
+
 /* ---- kernel (kallsyms.c) ---- */
 
 /* Loads <proc>/kallsyms text symbols; false when unreadable or hidden
@@ -79,6 +102,11 @@ struct sym_elf {
 	 * symbol covers. */
 	struct sonde_gopclntab *gopclntab;
 	bool gopclntab_tried;
+	/* It has a section only Go writes, or no section headers at all:
+	 * only then is a pclntab looked for (which scans the data). */
+	bool maybe_go;
+	/* What its addresses resolved to (symbolizer.c). */
+	struct frame_cache frames;
 	/* How its stacks are walked (frame_pointers.c), found on first use. */
 	int code_kind;		/* enum sonde_code_kind */
 	bool code_kind_known;

@@ -445,8 +445,8 @@ bool sonde_sym_user_frameless(struct sonde_symbolizer *sym, pid_t pid, uint64_t 
 
 /* ---- user addresses ---- */
 
-static size_t elf_frames(struct sym_elf *e, uint64_t vaddr, bool return_address,
-			 struct sonde_frame *frames, size_t max)
+static size_t elf_frames_uncached(struct sym_elf *e, uint64_t vaddr, bool return_address,
+				  struct sonde_frame *frames, size_t max)
 {
 	/* A return address may already be past the end of the calling
 	 * function (calls to noreturn functions): look up the call. */
@@ -471,6 +471,27 @@ static size_t elf_frames(struct sym_elf *e, uint64_t vaddr, bool return_address,
 		frames[n - 1].function = s->name;
 		frames[n - 1].offset = vaddr - s->addr;
 	}
+	return n;
+}
+
+/* The frames of one address of a file: the same whichever process maps
+ * it, so cached with the file. */
+static size_t elf_frames(struct sym_elf *e, uint64_t vaddr, bool return_address,
+			 struct sonde_frame *frames, size_t max)
+{
+	struct sonde_frame all[SONDE_SYM_MAX_FRAMES];
+	uint64_t key = vaddr << 1 | return_address;
+	size_t n = frame_cache_get(&e->frames, key, all, SONDE_SYM_MAX_FRAMES);
+
+	if (!n) {
+		n = elf_frames_uncached(e, vaddr, return_address, all, SONDE_SYM_MAX_FRAMES);
+		frame_cache_put(&e->frames, key, all, n);
+	}
+	/* Fewer frames wanted than there are: the containing function
+	 * still comes last. */
+	if (n > max)
+		return elf_frames_uncached(e, vaddr, return_address, frames, max);
+	memcpy(frames, all, n * sizeof(*frames));
 	return n;
 }
 

@@ -79,6 +79,21 @@ static void check_fixture(const struct symfix_info *info, const char *module)
 	CHECK_U64(frames[1].offset, (uintptr_t)info->return_address - (uintptr_t)info->outer);
 	snprintf(expected, sizeof(expected), "symfix_inlined (symfix.c:%u)", info->call_line);
 	CHECK_STR(format(&frames[0], SONDE_FRAME_OFFSET | SONDE_FRAME_LINE), expected);
+
+	/* Asked again (from the file's cache now): the same frames; asked
+	 * for fewer, the containing function still comes last. */
+	struct sonde_frame again[SONDE_SYM_MAX_FRAMES];
+
+	CHECK_U64(sonde_sym_user(sym, getpid(), (uintptr_t)info->return_address, true, again,
+				 SONDE_SYM_MAX_FRAMES), 2);
+	for (size_t i = 0; i < 2; i++) {
+		CHECK_STR(again[i].function, frames[i].function);
+		CHECK_U64(again[i].line, frames[i].line);
+		CHECK_U64(again[i].inlined, frames[i].inlined);
+		CHECK_U64(again[i].offset, frames[i].offset);
+	}
+	CHECK_U64(sonde_sym_user(sym, getpid(), (uintptr_t)info->return_address, true, again, 1), 1);
+	CHECK_STR(again[0].function, "symfix_outer");
 }
 
 static void with_symbols_and_dwarf(void)
