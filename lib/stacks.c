@@ -728,7 +728,8 @@ void sonde_stack_agg_clear(struct sonde_stack_agg *a)
 	for (size_t i = 0; i < a->cap; i++)
 		if (a->slots[i].used)
 			free(a->slots[i].ips);
-	memset(a->slots, 0, a->cap * sizeof(*a->slots));
+	if (a->slots)	/* never added to */
+		memset(a->slots, 0, a->cap * sizeof(*a->slots));
 	a->n = 0;
 }
 
