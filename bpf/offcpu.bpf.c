@@ -143,7 +143,7 @@ static __always_inline void send_copied(__u32 tid, const struct sonde_stack_key 
 		e->key = *key;
 		e->key.user_stack_id = SONDE_STACK_NONE;
 		e->value = delta;
-		bpf_ringbuf_submit(e, 0);
+		sonde_user_sample_submit(e);
 	}
 	if (copy)
 		bpf_map_delete_elem(&user_copies, &tid);

@@ -73,6 +73,18 @@ static __always_inline void sonde_user_stack_copy(struct sonde_user_sample *e, s
 	}
 }
 
+/* Copied stacks are big (8 KiB) and, in a busy system, many: user space is
+ * woken once the ring buffer is a quarter full rather than for each one
+ * (a wakeup costs it more than reading one). The session reads what is
+ * left before each interval's report and at the end. */
+static __always_inline void sonde_user_sample_submit(struct sonde_user_sample *e)
+{
+	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+
+	bpf_ringbuf_submit(e, pending >= size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
 /* The user registers of current: saved where it entered the kernel, or
  * where an interrupt hit it in user mode. */
 static __always_inline struct pt_regs *sonde_user_regs(void)

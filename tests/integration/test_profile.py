@@ -165,6 +165,18 @@ def test_intervals_and_system_wide_without_idle(spinner):
     assert any(e["comm"] == "stacks" for e in events)
 
 
+def test_copied_stacks_reported_in_their_interval(spinner):
+    """Copied stacks wake the tool only once the ring buffer fills up; at
+    2 Hz that takes longer than the run, so each interval's report must
+    read what is pending itself."""
+    p = spinner("cpu", "stacks_nofp")
+    tool = Tool("profile", "-F", 2, "-p", p.pid, "-o", "json", "-i", "1", "-d", "3.5")
+    assert tool.wait_exit(timeout=60) == 0, tool.stderr
+    events = [e for e in tool.events() if e["pid"] == p.pid]
+    assert len({e["ts_ns"] for e in events}) >= 2, events
+    assert all(any(f["function"] == "workload_outer" for f in e["frames"]) for e in events), events
+
+
 def test_usage_errors():
     for args in (["-U", "-K"], ["-F", "0"], ["-F", "x"], ["--cpu", "-1"], ["-o", "pprof", "-i", "1"],
                  ["--stack-storage-size", "10"], ["--unwind", "lbr"]):
