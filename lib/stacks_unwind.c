@@ -47,12 +47,22 @@ struct classify {
 	enum sonde_unwind_mode mode;
 };
 
+static bool listed(const char *list, const char *module)
+{
+	size_t len = strlen(module);
+
+	for (const char *at = list; (at = strstr(at, module)); at += len)
+		if ((at == list || at[-1] == ' ') && (at[len] == ',' || !at[len]))
+			return true;
+	return false;
+}
+
 static void note_module(char *list, size_t size, size_t *len, const char *module)
 {
 	int n;
 
 	/* A module with several code mappings is named once. */
-	if (*len >= size || strstr(list, module))
+	if (*len >= size || listed(list, module))
 		return;
 	n = snprintf(list + *len, size - *len, "%s%s", *len ? ", " : "", module);
 	if (n > 0)
