@@ -108,9 +108,12 @@ static void go_functions(const char *path, struct funcs *out)
 	size_t n;
 	long page = sysconf(_SC_PAGESIZE);
 
+	/* Without Go installed, the other binaries are measured. */
 	if (fd < 0 || sonde_gopclntab_open_fd(fd, &t)) {
-		fprintf(stderr, "symbolize: %s: not a readable Go binary\n", path);
-		exit(1);
+		fprintf(stderr, "symbolize: %s: not a readable Go binary, left out\n", path);
+		if (fd >= 0)
+			close(fd);
+		return;
 	}
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_getphdrnum(elf, &n)) {
