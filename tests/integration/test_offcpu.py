@@ -193,6 +193,31 @@ def test_dwarf_for_every_block(sleeper):
     s.close()
 
 
+@pytest.mark.parametrize("unwind", ["auto", "fp"])
+def test_go_frameless_leaf_keeps_its_caller(unwind):
+    """A stripped Go program's idle threads block in runtime.futex, which
+    has no frame: a frame-pointer walk goes from it straight to
+    runtime.notesleep; the return address at the stack pointer, kept
+    because the pcsp table says futex has no frame, restores
+    runtime.futexsleep between them."""
+    if not workload_path("gospin_stripped").exists():
+        pytest.skip("Go is not installed: no Go workload was built")
+    p = subprocess.Popen([str(workload_path("gospin_stripped")), "sleep"])
+    try:
+        tool = Tool("offcpu", "-p", p.pid, "-U", "-o", "folded", "--unwind", unwind, "-d", 2)
+        assert tool.wait_exit(timeout=60) == 0, tool.stderr
+    finally:
+        p.kill()
+        p.wait()
+    rows = folded(tool)
+    futex = [(stack, us) for stack, us in rows if stack.endswith(";runtime.futex")]
+    assert futex, rows
+    # An idle thread parks through notesleep -> futexsleep -> futex.
+    parked = [stack for stack, _ in futex if "runtime.notesleep;" in stack]
+    assert parked, rows
+    assert all("runtime.notesleep;runtime.futexsleep;runtime.futex" in stack for stack in parked), parked
+
+
 def test_usage_errors():
     for args in (["-m", "x"], ["-m", "10", "-M", "5"], ["--state", "Q"], ["-U", "-K"],
                  ["-o", "pprof", "-i", "1"], ["--stack-storage-size", "2000000"],

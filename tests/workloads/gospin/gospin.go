@@ -5,7 +5,16 @@
 // calls): Go sets up no frame pointer in it, so a frame-pointer walk
 // skips main.middle unless the profiler finds its return address at the
 // stack pointer (the pcsp table says spin has no frame).
+//
+// "gospin sleep" sleeps instead, 20 ms at a time: its idle threads then
+// block in runtime.futex, an assembly function without a frame, called
+// by runtime.futexsleep (the off-CPU test's frameless leaf).
 package main
+
+import (
+	"os"
+	"time"
+)
 
 //go:noinline
 func spin(n int) int {
@@ -29,6 +38,11 @@ func outer() int {
 var sink int
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "sleep" {
+		for {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	for {
 		sink += outer()
 	}
