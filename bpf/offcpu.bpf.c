@@ -2,13 +2,16 @@
 /* sonde-offcpu: time tasks spend blocked, by stack. When a task leaves the
  * CPU its stacks and the time are remembered; when it runs again the time
  * it was away is added to the totals of those stacks. With --waker, the
- * stacks of whoever woke it are part of the key too. */
-#include "sonde_stacks.bpf.h"
+ * stacks of whoever woke it are part of the key too. A user stack that
+ * frame pointers cannot walk is copied at the switch-out and, if the
+ * block counts, sent to user space with its time for DWARF unwinding. */
+#include "sonde_unwind.bpf.h"
 #include "offcpu.h"
 
 #define TASK_INTERRUPTIBLE 0x1
 #define TASK_UNINTERRUPTIBLE 0x2
 #define TASK_NOLOAD 0x400
+#define TASK_DEAD 0x80
 
 const volatile __u64 min_block_ns = 1000;
 const volatile __u64 max_block_ns = ~0ull;
@@ -20,8 +23,12 @@ const volatile bool user_stacks = true;
 const volatile bool kernel_stacks = true;
 const volatile bool track_wakers = false;
 
+/* user_stack_id of a task whose user stack was copied (user_copies). */
+#define USER_STACK_COPIED (-0x10001)
+
 struct switched_out {
 	__u64 ts_ns;
+	__u64 user_caller;
 	__u32 pid;
 	__s32 user_stack_id;
 	__s32 kernel_stack_id;
@@ -43,6 +50,25 @@ struct {
 	__type(key, __u32);	/* tid */
 	__type(value, struct switched_out);
 } blocked SEC(".maps");
+
+/* The user stacks copied at switch-out, until the task runs again. Not
+ * preallocated: 8 KiB each, only for tasks blocked right now. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);	/* tid */
+	__type(value, struct sonde_user_sample);
+} user_copies SEC(".maps");
+
+/* Where a copy is made before it goes into user_copies (too big for the
+ * BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sonde_user_sample);
+} user_copy_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -80,6 +106,49 @@ static __always_inline bool threads_wanted(struct task_struct *task)
 	return true;
 }
 
+/* The user stack of prev (current): a stack id, or USER_STACK_COPIED
+ * when it was copied into user_copies for DWARF unwinding. */
+static __always_inline __s32 user_stack(void *ctx, struct task_struct *prev, __u32 tid, __u32 pid,
+					__u64 *caller)
+{
+	struct pt_regs *regs;
+	struct sonde_user_sample *copy;
+	__u32 zero = 0;
+
+	if (BPF_CORE_READ(prev, flags) & SONDE_PF_KTHREAD)
+		return SONDE_STACK_NONE;
+	regs = sonde_user_regs();
+	if (!sonde_user_stack_copied(pid, regs, caller))
+		return sonde_stack_id(ctx, true);
+	copy = bpf_map_lookup_elem(&user_copy_scratch, &zero);
+	if (!copy)
+		return SONDE_STACK_NONE;
+	sonde_user_stack_copy(copy, regs);
+	if (bpf_map_update_elem(&user_copies, &tid, copy, BPF_ANY)) {
+		sonde_stat_inc(SONDE_STAT_MAP_FULL);
+		return sonde_stack_id(ctx, true);
+	}
+	return USER_STACK_COPIED;
+}
+
+/* The block of a task whose user stack was copied: to user space with
+ * the copy, or dropped with it when it does not count. */
+static __always_inline void send_copied(__u32 tid, const struct sonde_stack_key *key, __u64 delta,
+					bool counts)
+{
+	struct sonde_user_sample *copy = bpf_map_lookup_elem(&user_copies, &tid), *e;
+
+	if (copy && counts && (e = sonde_event_reserve(sizeof(*e)))) {
+		bpf_probe_read_kernel(e, sizeof(*e), copy);
+		e->key = *key;
+		e->key.user_stack_id = SONDE_STACK_NONE;
+		e->value = delta;
+		sonde_user_sample_submit(e);
+	}
+	if (copy)
+		bpf_map_delete_elem(&user_copies, &tid);
+}
+
 /* prev is current: its stacks are the ones bpf_get_stackid sees. */
 static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool preempt,
 				       __u32 state, __u64 now)
@@ -87,15 +156,21 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool
 	struct switched_out out = {.ts_ns = now};
 	__u32 tid = BPF_CORE_READ(prev, pid);
 
-	if (!tid || !state_wanted(preempt, state) || !threads_wanted(prev) ||
+	/* A task's last switch (it exited) never ends: nothing to time, and
+	 * a copy of its stack would stay in user_copies for good. */
+	if (!tid || (state & TASK_DEAD) || !state_wanted(preempt, state) || !threads_wanted(prev) ||
 	    !sonde_task_selected(prev))
 		return;
 	out.pid = BPF_CORE_READ(prev, tgid);
-	out.user_stack_id = user_stacks ? sonde_stack_id(ctx, true) : SONDE_STACK_NONE;
+	out.user_stack_id = user_stacks ? user_stack(ctx, prev, tid, out.pid, &out.user_caller)
+					: SONDE_STACK_NONE;
 	out.kernel_stack_id = kernel_stacks ? sonde_stack_id(ctx, false) : SONDE_STACK_NONE;
 	bpf_probe_read_kernel_str(out.comm, sizeof(out.comm), prev->comm);
-	if (bpf_map_update_elem(&blocked, &tid, &out, BPF_ANY))
+	if (bpf_map_update_elem(&blocked, &tid, &out, BPF_ANY)) {
 		sonde_stat_inc(SONDE_STAT_MAP_FULL);
+		if (out.user_stack_id == USER_STACK_COPIED)
+			bpf_map_delete_elem(&user_copies, &tid);
+	}
 }
 
 static __always_inline void switch_in(__u32 tid, __u64 now)
@@ -114,6 +189,7 @@ static __always_inline void switch_in(__u32 tid, __u64 now)
 	key.kernel_stack_id = out->kernel_stack_id;
 	key.other_user_stack_id = SONDE_STACK_NONE;
 	key.other_kernel_stack_id = SONDE_STACK_NONE;
+	key.user_caller = out->user_caller;
 	__builtin_memcpy(key.comm, out->comm, sizeof(key.comm));
 	bpf_map_delete_elem(&blocked, &tid);
 	if (track_wakers) {
@@ -125,6 +201,10 @@ static __always_inline void switch_in(__u32 tid, __u64 now)
 			__builtin_memcpy(key.other_comm, w->comm, sizeof(key.other_comm));
 			bpf_map_delete_elem(&wakers, &tid);
 		}
+	}
+	if (key.user_stack_id == USER_STACK_COPIED) {
+		send_copied(tid, &key, delta, delta >= min_block_ns && delta <= max_block_ns);
+		return;
 	}
 	if (delta < min_block_ns || delta > max_block_ns)
 		return;

@@ -553,6 +553,10 @@ static void handle_fd(struct sonde_session *s, int fd, uint32_t events)
 		s->stop = true;
 	} else if (fd == s->interval_fd) {
 		drain(fd);
+		/* Events not yet announced (submitted without a wakeup) belong
+		 * to this interval. */
+		if (s->rb)
+			ring_buffer__consume(s->rb);
 		if (s->cfg->on_interval(s->cfg->ctx) < 0)
 			s->stop = true;
 	} else if (fd == s->tick_fd) {

@@ -9,10 +9,12 @@
 
 #include "sonde/clock.h"
 #include "sonde/container.h"
+#include "sonde/log.h"
 #include "sonde/pprof.h"
 #include "sonde/stacks.h"
 #include "sonde/stacks_pprof.h"
 #include "sonde/sym.h"
+#include "sonde/unwind.h"
 
 int sonde_stacks_set_storage(struct bpf_object *obj, uint32_t entries)
 {
@@ -161,11 +163,13 @@ static void add_ips(struct sonde_stack_printer *p, struct frame_list *l, __u32 p
 	}
 }
 
+/* caller: for the user stack of Go code, the return address found at
+ * the stack pointer (0: none). */
 static void add_stack(struct sonde_stack_printer *p, struct frame_list *l, __u32 pid,
-		      __s32 id, bool kernel)
+		      __s32 id, bool kernel, uint64_t caller)
 {
 	struct bpf_map *map = bpf_object__find_map_by_name(p->obj, "sonde_stacks");
-	uint64_t ips[SONDE_STACK_DEPTH] = {0};
+	uint64_t ips[SONDE_STACK_DEPTH + 1] = {0};
 
 	if (id == SONDE_STACK_NONE)
 		return;
@@ -177,7 +181,14 @@ static void add_stack(struct sonde_stack_printer *p, struct frame_list *l, __u32
 		push_marker(l, "[lost stack]", kernel);
 		return;
 	}
-	add_ips(p, l, pid, ips, SONDE_STACK_DEPTH, kernel);
+	/* A Go leaf without a frame left the frame pointer to its caller,
+	 * whose frame the walk then skipped: the caller's return address
+	 * is the one that was at the stack pointer. */
+	if (caller && ips[0] && sonde_sym_user_frameless(p->sym, pid, ips[0])) {
+		memmove(ips + 2, ips + 1, (SONDE_STACK_DEPTH - 1) * sizeof(*ips));
+		ips[1] = caller;
+	}
+	add_ips(p, l, pid, ips, SONDE_STACK_DEPTH + 1, kernel);
 }
 
 void sonde_folded_frame(const char *text, bool kernel, bool inlined, char *buf, size_t size)
@@ -487,15 +498,15 @@ int sonde_stacks_print(struct sonde_stack_printer *p, const struct sonde_stack_e
 		struct row *r = &rows[n_rows];
 
 		mine.n = other.n = 0;
-		add_stack(p, &mine, e->key.pid, e->key.kernel_stack_id, true);
+		add_stack(p, &mine, e->key.pid, e->key.kernel_stack_id, true, 0);
 		if (e->user_ips)
 			add_ips(p, &mine, e->key.pid, e->user_ips, e->n_user_ips, false);
 		else
-			add_stack(p, &mine, e->key.pid, e->key.user_stack_id, false);
+			add_stack(p, &mine, e->key.pid, e->key.user_stack_id, false, e->key.user_caller);
 		/* Without a waker (e.g. preempted), the entry has none to show. */
 		if (p->other && e->key.other_comm[0]) {
-			add_stack(p, &other, e->key.other_pid, e->key.other_kernel_stack_id, true);
-			add_stack(p, &other, e->key.other_pid, e->key.other_user_stack_id, false);
+			add_stack(p, &other, e->key.other_pid, e->key.other_kernel_stack_id, true, 0);
+			add_stack(p, &other, e->key.other_pid, e->key.other_user_stack_id, false, 0);
 			o = &other;
 		}
 		if (p->format == SONDE_FMT_JSON) {
@@ -550,23 +561,66 @@ int sonde_stacks_print(struct sonde_stack_printer *p, const struct sonde_stack_e
 	return rc < 0 ? -1 : 0;
 }
 
+int sonde_stacks_print_all(struct sonde_stack_printer *p, bool clear)
+{
+	struct sonde_stack_entry *entries, *all;
+	size_t n, n_agg = p->agg ? sonde_stack_agg_count(p->agg) : 0;
+	int rc;
+
+	if (sonde_stacks_read(p->obj, clear, &entries, &n)) {
+		sonde_err("cannot read the stacks: %s", strerror(errno));
+		free(entries);
+		return -1;
+	}
+	all = n_agg ? realloc(entries, (n + n_agg) * sizeof(*entries)) : entries;
+	if (!all && n + n_agg) {
+		sonde_err("out of memory");
+		free(entries);
+		return -1;
+	}
+	if (n_agg)
+		n += sonde_stack_agg_entries(p->agg, all + n);
+	sonde_stacks_sort(all, n);
+	rc = sonde_stacks_print(p, all, n);
+	if (clear) {
+		sonde_stacks_release(p->obj, all, n);
+		if (p->agg)
+			sonde_stack_agg_clear(p->agg);
+	}
+	free(all);
+	return rc;
+}
+
 void sonde_stack_printer_free(struct sonde_stack_printer *p)
 {
+	sonde_unwinder_free(p->unwinder);
+	sonde_stack_agg_free(p->agg);
+	p->unwinder = NULL;
+	p->agg = NULL;
 	sonde_json_free(&p->json);
+}
+
+void sonde_stacks_prepare(struct sonde_stack_printer *p, uint32_t pid)
+{
+	sonde_sym_user_prepare(p->sym, pid);
+	sonde_stacks_classify(p, pid);
 }
 
 int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_t size)
 {
 	const struct sonde_stack_new_process *e = data;
 
-	if (size < sizeof(*e))
-		return 0;
-	/* After an exec the cached mappings are the old program's, and its
-	 * addresses may overlap the new one's (non-PIE executables both
-	 * load at 0x400000): read them again. */
-	if (e->exec)
-		sonde_sym_forget(p->sym, e->pid);
-	sonde_sym_user_prepare(p->sym, e->pid);
+	if (size >= sizeof(struct sonde_user_sample)) {
+		if (p->agg)
+			sonde_stacks_add_user_sample(p, data);
+	} else if (size >= sizeof(*e)) {
+		/* After an exec the cached mappings are the old program's, and
+		 * its addresses may overlap the new one's (non-PIE executables
+		 * both load at 0x400000): read them again. */
+		if (e->exec)
+			sonde_sym_forget(p->sym, e->pid);
+		sonde_stacks_prepare(p, e->pid);
+	}
 	return 0;
 }
 
@@ -681,7 +735,8 @@ void sonde_stack_agg_clear(struct sonde_stack_agg *a)
 	for (size_t i = 0; i < a->cap; i++)
 		if (a->slots[i].used)
 			free(a->slots[i].ips);
-	memset(a->slots, 0, a->cap * sizeof(*a->slots));
+	if (a->slots)	/* never added to */
+		memset(a->slots, 0, a->cap * sizeof(*a->slots));
 	a->n = 0;
 }
 

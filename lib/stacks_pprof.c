@@ -1,6 +1,6 @@
 /* Stacks as a pprof profile: the stack tools' -o pprof. Each entry becomes
  * one sample, leaf first, labelled with its process; user frames keep
- * their module as the mapping (with file:line and inline frames when the
+ * their module as the mapping, with its build-id (with file:line and inline frames when the
  * symbolizer had DWARF), so `go tool pprof -lines` shows source lines. */
 #include <errno.h>
 #include <stdio.h>
@@ -60,6 +60,7 @@ int sonde_stacks_pprof_add(struct sonde_pprof *pp, const struct sonde_frame *fra
 			if (f->module && !f->kernel) {
 				maps[i] = (struct sonde_pprof_mapping){
 					.start = 0, .limit = UINT64_MAX, .file = f->module,
+					.build_id = f->build_id,
 				};
 				out[i].mapping = &maps[i];
 			}

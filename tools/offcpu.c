@@ -17,7 +17,7 @@
 #include "offcpu.h"
 #include "offcpu.skel.h"
 
-enum { OPT_STATE = SONDE_OPT_LONG, OPT_WAKER, OPT_TOP, OPT_STORAGE };
+enum { OPT_STATE = SONDE_OPT_LONG, OPT_WAKER, OPT_TOP, OPT_STORAGE, OPT_UNWIND };
 
 struct offcpu {
 	struct sonde_args args;
@@ -33,6 +33,7 @@ struct offcpu {
 	bool waker;
 	size_t top;
 	uint32_t stack_storage;
+	enum sonde_unwind_mode unwind;
 	struct sonde_stack_printer printer;
 };
 
@@ -47,6 +48,8 @@ static const struct sonde_option options[] = {
 	{"kernel-stacks-only", 'K', NULL, "only kernel stacks"},
 	{"waker", OPT_WAKER, NULL, "add the stacks of the task that woke the blocked one"},
 	{"top", OPT_TOP, "N", "table: print the N longest-blocked stacks (default 20, 0: all)"},
+	{"unwind", OPT_UNWIND, "auto|fp|dwarf",
+	 "walk user stacks by frame pointers (in the kernel), with DWARF CFI (in user space, from a copy of 8 KiB of stack per block), or auto (default): DWARF where the code has no frame pointers"},
 	{"stack-storage-size", OPT_STORAGE, "N",
 	 "distinct stacks the kernel can hold (default 16384); raise it when stacks are lost"},
 	{0},
@@ -128,6 +131,12 @@ static int parse_option(int key, const char *arg, void *ctx)
 		}
 		o->stack_storage = v;
 		return 0;
+	case OPT_UNWIND:
+		if (sonde_unwind_mode_parse(arg, &o->unwind)) {
+			sonde_err("invalid --unwind '%s' (auto, fp or dwarf)", arg);
+			return SONDE_EXIT_USAGE;
+		}
+		return 0;
 	case OPT_TOP:
 		if (parse_u64(arg, &v) || v > INT_MAX) {
 			sonde_err("invalid --top '%s'", arg);
@@ -139,24 +148,6 @@ static int parse_option(int key, const char *arg, void *ctx)
 	return SONDE_EXIT_USAGE;
 }
 
-static int print_stacks(struct offcpu *o, bool clear)
-{
-	struct sonde_stack_entry *entries;
-	size_t n;
-	int rc;
-
-	if (sonde_stacks_read(o->skel->obj, clear, &entries, &n)) {
-		sonde_err("cannot read the blocked stacks: %s", strerror(errno));
-		free(entries);
-		return -1;
-	}
-	rc = sonde_stacks_print(&o->printer, entries, n);
-	if (clear)
-		sonde_stacks_release(o->skel->obj, entries, n);
-	free(entries);
-	return rc;
-}
-
 static int on_event(void *ctx, const void *data, size_t size)
 {
 	struct offcpu *o = ctx;
@@ -166,13 +157,17 @@ static int on_event(void *ctx, const void *data, size_t size)
 
 static int on_interval(void *ctx)
 {
-	return print_stacks(ctx, true);
+	struct offcpu *o = ctx;
+
+	return sonde_stacks_print_all(&o->printer, true);
 }
 
 static int on_end(void *ctx)
 {
+	struct offcpu *o = ctx;
+
 	/* A reader that left (`| head`) is a normal end, not an error. */
-	return print_stacks(ctx, false) < 0 && !sonde_out_closed() ? -1 : 0;
+	return sonde_stacks_print_all(&o->printer, false) < 0 && !sonde_out_closed() ? -1 : 0;
 }
 
 /* Before capabilities are dropped: kallsyms hides addresses otherwise;
@@ -186,7 +181,7 @@ static int load_kernel_symbols(struct sonde_session *s, void *ctx)
 		sonde_err("kernel symbols are hidden (kptr_restrict): kernel frames will be [unknown]");
 	/* A target that exits before the end still gets its symbols. */
 	for (size_t i = 0; !o->kernel_only && i < o->args.n_pids; i++)
-		sonde_sym_user_prepare(o->printer.sym, o->args.pids[i]);
+		sonde_stacks_prepare(&o->printer, o->args.pids[i]);
 	return 0;
 }
 
@@ -228,7 +223,12 @@ int main(int argc, char **argv)
 			"total in the kernel, per thread and command name. Blocks shorter than -m or\n"
 			"longer than -M are not counted; --state keeps only some reasons for leaving\n"
 			"(D: uninterruptible, typically disk I/O and locks). With --waker the stacks of\n"
-			"the thread that woke it up are part of the key too. Output: a table of the\n"
+			"the thread that woke it up are part of the key too. User stacks are walked by\n"
+			"frame pointers in the kernel where the code keeps them; where it does not\n"
+			"(most distribution libraries, glibc's system call wrappers), the registers\n"
+			"and the top of the stack are copied as the thread leaves the CPU and walked\n"
+			"here with DWARF call frame information (--unwind auto, the default; the\n"
+			"waker's stacks always by frame pointers). Output: a table of the\n"
 			"longest-blocked stacks, folded lines with microseconds for flame graphs\n"
 			"(kernel frames end in _[k]), or JSON Lines with every frame.",
 		.examples =
@@ -274,6 +274,7 @@ int main(int argc, char **argv)
 	skel->rodata->user_stacks = !o.kernel_only;
 	skel->rodata->kernel_stacks = !o.user_only;
 	skel->rodata->track_wakers = o.waker;
+	skel->rodata->sonde_unwind_mode = o.unwind;
 	o.printer = (struct sonde_stack_printer){
 		.obj = skel->obj,
 		.sym = sonde_symbolizer_new(),
@@ -284,8 +285,10 @@ int main(int argc, char **argv)
 		.other = o.waker ? "waker" : NULL,
 		.out = stdout,
 	};
-	if (!o.printer.sym) {
+	if (!o.printer.sym || sonde_stack_printer_unwind(&o.printer, o.unwind)) {
 		sonde_err("out of memory");
+		sonde_stack_printer_free(&o.printer);
+		sonde_symbolizer_free(o.printer.sym);
 		sonde_args_free(&o.args);
 		return SONDE_EXIT_RUNTIME;
 	}
@@ -304,8 +307,8 @@ int main(int argc, char **argv)
 		.keep_caps = SONDE_KEEP_PROC_READ,
 	};
 	rc = sonde_session_run(&cfg);
-	sonde_symbolizer_free(o.printer.sym);
 	sonde_stack_printer_free(&o.printer);
+	sonde_symbolizer_free(o.printer.sym);
 	sonde_args_free(&o.args);
 	return rc;
 }

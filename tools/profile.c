@@ -15,7 +15,6 @@
 #include <sonde/session.h>
 #include <sonde/stacks.h>
 #include <sonde/sym.h>
-#include <sonde/unwind.h>
 
 #include "profile.h"
 #include "profile.skel.h"
@@ -32,9 +31,7 @@ struct profile {
 	int cpu;
 	size_t top;
 	uint32_t stack_storage;
-	bool dwarf;
-	struct sonde_unwinder *unwinder;	/* --unwind dwarf */
-	struct sonde_stack_agg *agg;		/* and its user-space totals */
+	enum sonde_unwind_mode unwind;
 	struct sonde_stack_printer printer;
 };
 
@@ -45,8 +42,8 @@ static const struct sonde_option options[] = {
 	{"include-idle", 'I', NULL, "also count the idle task (pid 0) of each CPU"},
 	{"cpu", OPT_CPU, "N", "sample only CPU N"},
 	{"top", OPT_TOP, "N", "table: print the N most frequent stacks (default 20, 0: all)"},
-	{"unwind", OPT_UNWIND, "fp|dwarf",
-	 "walk user stacks by frame pointers (default, in the kernel) or with DWARF CFI (in user space, from a copy of 8 KiB of stack per sample)"},
+	{"unwind", OPT_UNWIND, "auto|fp|dwarf",
+	 "walk user stacks by frame pointers (in the kernel), with DWARF CFI (in user space, from a copy of 8 KiB of stack per sample), or auto (default): DWARF where the code has no frame pointers"},
 	{"stack-storage-size", OPT_STORAGE, "N",
 	 "distinct stacks the kernel can hold (default 16384); raise it when stacks are lost"},
 	{0},
@@ -98,11 +95,10 @@ static int parse_option(int key, const char *arg, void *ctx)
 		p->stack_storage = v;
 		return 0;
 	case OPT_UNWIND:
-		if (strcmp(arg, "fp") && strcmp(arg, "dwarf")) {
-			sonde_err("invalid --unwind '%s' (fp or dwarf)", arg);
+		if (sonde_unwind_mode_parse(arg, &p->unwind)) {
+			sonde_err("invalid --unwind '%s' (auto, fp or dwarf)", arg);
 			return SONDE_EXIT_USAGE;
 		}
-		p->dwarf = !strcmp(arg, "dwarf");
 		return 0;
 	case OPT_TOP:
 		if (parse_uint(arg, INT_MAX, &v)) {
@@ -115,76 +111,26 @@ static int parse_option(int key, const char *arg, void *ctx)
 	return SONDE_EXIT_USAGE;
 }
 
-/* The kernel's totals, and with --unwind dwarf those aggregated here. */
-static int print_stacks(struct profile *p, bool clear)
-{
-	struct sonde_stack_entry *entries, *all;
-	size_t n, n_agg = p->agg ? sonde_stack_agg_count(p->agg) : 0;
-	int rc;
-
-	if (sonde_stacks_read(p->skel->obj, clear, &entries, &n)) {
-		sonde_err("cannot read the sampled stacks: %s", strerror(errno));
-		free(entries);
-		return -1;
-	}
-	all = n_agg ? realloc(entries, (n + n_agg) * sizeof(*entries)) : entries;
-	if (!all && n + n_agg) {
-		free(entries);
-		return -1;
-	}
-	if (n_agg)
-		n += sonde_stack_agg_entries(p->agg, all + n);
-	sonde_stacks_sort(all, n);
-	rc = sonde_stacks_print(&p->printer, all, n);
-	if (clear) {
-		sonde_stacks_release(p->skel->obj, all, n);
-		if (p->agg)
-			sonde_stack_agg_clear(p->agg);
-	}
-	free(all);
-	return rc;
-}
-
-/* A sample whose user stack is unwound here. */
-static void unwind_sample(struct profile *p, const struct profile_user_sample *e)
-{
-	const struct sonde_user_regs regs = {e->ip, e->sp, e->bp};
-	struct sonde_stack_key key = {
-		.pid = e->pid,
-		.kernel_stack_id = e->kernel_stack_id,
-		.other_user_stack_id = SONDE_STACK_NONE,
-		.other_kernel_stack_id = SONDE_STACK_NONE,
-	};
-	uint64_t ips[SONDE_STACK_DEPTH];
-	size_t n = sonde_unwind_user(p->unwinder, e->pid, e->tid, &regs, e->stack,
-				     e->stack_len < sizeof(e->stack) ? e->stack_len : sizeof(e->stack),
-				     ips, SONDE_STACK_DEPTH);
-
-	memcpy(key.comm, e->comm, sizeof(key.comm));
-	if (sonde_stack_agg_add(p->agg, &key, ips, n, 1))
-		sonde_err("out of memory: a sample was dropped");
-}
-
 static int on_event(void *ctx, const void *data, size_t size)
 {
 	struct profile *p = ctx;
 
-	if (p->agg && size >= sizeof(struct profile_user_sample)) {
-		unwind_sample(p, data);
-		return 0;
-	}
 	return sonde_stacks_on_event(&p->printer, data, size);
 }
 
 static int on_interval(void *ctx)
 {
-	return print_stacks(ctx, true);
+	struct profile *p = ctx;
+
+	return sonde_stacks_print_all(&p->printer, true);
 }
 
 static int on_end(void *ctx)
 {
+	struct profile *p = ctx;
+
 	/* A reader that left (`| head`) is a normal end, not an error. */
-	return print_stacks(ctx, false) < 0 && !sonde_out_closed() ? -1 : 0;
+	return sonde_stacks_print_all(&p->printer, false) < 0 && !sonde_out_closed() ? -1 : 0;
 }
 
 static int attach_sampler(struct sonde_session *s, void *ctx)
@@ -195,7 +141,7 @@ static int attach_sampler(struct sonde_session *s, void *ctx)
 		sonde_err("kernel symbols are hidden (kptr_restrict): kernel frames will be [unknown]");
 	/* A target that exits before the end still gets its symbols. */
 	for (size_t i = 0; !p->kernel_only && i < p->args.n_pids; i++)
-		sonde_sym_user_prepare(p->printer.sym, p->args.pids[i]);
+		sonde_stacks_prepare(&p->printer, p->args.pids[i]);
 	return sonde_perf_sample_attach(s, p->skel->progs.profile_sample, p->hz, p->cpu);
 }
 
@@ -220,9 +166,12 @@ int main(int argc, char **argv)
 			"stacks are symbolized: kernel functions from /proc/kallsyms, user functions\n"
 			"from each process's ELF files as it sees them (containers included), with\n"
 			"separate debug files, inlined functions and JIT perf maps. User stacks are\n"
-			"walked by frame pointers in the kernel: code built without them may show\n"
-			"only its leaf, unless --unwind dwarf copies each sample's stack and walks\n"
-			"it here with the binaries' DWARF call frame information.\n"
+			"walked by frame pointers in the kernel where the code keeps them (each\n"
+			"file's function prologues say so); where it does not (most distribution\n"
+			"libraries), a sample's registers and stack are copied and walked here with\n"
+			"the binaries' DWARF call frame information (--unwind auto, the default;\n"
+			"--unwind fp or dwarf forces one way). Go leaf functions without a frame\n"
+			"keep their caller through Go's own table of stack pointer offsets.\n"
 			"Output: a table of the top stacks, folded lines for flame graphs (kernel\n"
 			"frames end in _[k], inlined ones in _[i]), or JSON Lines.",
 		.examples =
@@ -230,7 +179,7 @@ int main(int argc, char **argv)
 			"  sonde-profile -p 1234 -F 99 -o folded 30 | flamegraph.pl > cpu.svg\n"
 			"  sonde-profile -U -C 3f2a1b -o json 10     user stacks of one container\n"
 			"  sonde-profile --cpu 3 -K -I 5             what CPU 3 does in the kernel\n"
-			"  sonde-profile -p 1234 --unwind dwarf 10   code built without frame pointers\n",
+			"  sonde-profile -p 1234 --unwind dwarf 10   DWARF for every user stack\n",
 		.formats = SONDE_FMT_TABLE | SONDE_FMT_FOLDED | SONDE_FMT_JSON | SONDE_FMT_PPROF,
 		.has_interval = true,
 		.options = options,
@@ -262,7 +211,7 @@ int main(int argc, char **argv)
 	skel->rodata->user_stacks = !p.kernel_only;
 	skel->rodata->kernel_stacks = !p.user_only;
 	skel->rodata->include_idle = p.idle;
-	skel->rodata->dwarf_unwind = p.dwarf;
+	skel->rodata->sonde_unwind_mode = p.unwind;
 	p.printer = (struct sonde_stack_printer){
 		.obj = skel->obj,
 		.sym = sonde_symbolizer_new(),
@@ -272,14 +221,9 @@ int main(int argc, char **argv)
 		.top = p.top,
 		.out = stdout,
 	};
-	if (p.dwarf) {
-		p.unwinder = sonde_unwinder_new(p.printer.sym);
-		p.agg = sonde_stack_agg_new();
-	}
-	if (!p.printer.sym || (p.dwarf && (!p.unwinder || !p.agg))) {
+	if (!p.printer.sym || sonde_stack_printer_unwind(&p.printer, p.unwind)) {
 		sonde_err("out of memory");
-		sonde_unwinder_free(p.unwinder);
-		sonde_stack_agg_free(p.agg);
+		sonde_stack_printer_free(&p.printer);
 		sonde_symbolizer_free(p.printer.sym);
 		sonde_args_free(&p.args);
 		return SONDE_EXIT_RUNTIME;
@@ -299,10 +243,8 @@ int main(int argc, char **argv)
 		.keep_caps = SONDE_KEEP_PROC_READ,
 	};
 	rc = sonde_session_run(&cfg);
-	sonde_unwinder_free(p.unwinder);
-	sonde_stack_agg_free(p.agg);
-	sonde_symbolizer_free(p.printer.sym);
 	sonde_stack_printer_free(&p.printer);
+	sonde_symbolizer_free(p.printer.sym);
 	sonde_args_free(&p.args);
 	return rc;
 }

@@ -53,7 +53,7 @@ struct sonde_gopclntab {
 struct func_rec {
 	uint64_t entry;
 	uint64_t off;			/* of the record in tab */
-	uint32_t nameoff, pcfile, pcln, npcdata, cu, nfuncdata;
+	uint32_t nameoff, pcsp, pcfile, pcln, npcdata, cu, nfuncdata;
 	uint64_t pcdata;		/* offset in tab of the pcdata array */
 	uint64_t funcdata;		/* offset in tab of the funcdata array */
 };
@@ -208,6 +208,8 @@ static int read_func(const struct sonde_gopclntab *t, uint64_t i, struct func_re
 		return -EINVAL;
 	f->off = rec;
 	f->nameoff = elf_le(t->tab + rec + o_name, 4);
+	/* pcsp precedes pcfile in every format. */
+	f->pcsp = elf_le(t->tab + rec + o_file - 4, 4);
 	f->pcfile = elf_le(t->tab + rec + o_file, 4);
 	f->pcln = elf_le(t->tab + rec + o_ln, 4);
 	f->npcdata = elf_le(t->tab + rec + o_npc, 4);
@@ -450,6 +452,18 @@ int sonde_gopclntab_lookup(const struct sonde_gopclntab *t, uint64_t pc,
 		if (!fr.inlined)
 			return n;
 	}
+}
+
+int sonde_gopclntab_sp_delta(const struct sonde_gopclntab *t, uint64_t pc, int32_t *delta)
+{
+	int64_t i = find_index(t, pc);
+	struct func_rec f;
+
+	if (i < 0)
+		return -ENOENT;
+	if (read_func(t, (uint64_t)i, &f) || !pcvalue(t, f.pcsp, f.entry, pc, delta))
+		return -EINVAL;
+	return 0;
 }
 
 size_t sonde_gopclntab_nfuncs(const struct sonde_gopclntab *t)

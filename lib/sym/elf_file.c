@@ -131,6 +131,7 @@ static void close_when_mapped(Elf *elf, int *fd)
 static bool read_elf(struct sym_elf *e, const char *path, int root_fd)
 {
 	bool has_symtab, has_dwarf;
+	size_t shnum;
 
 	if (!e->elf || elf_kind(e->elf) != ELF_K_ELF || !read_segments(e))
 		return false;
@@ -138,6 +139,9 @@ static bool read_elf(struct sym_elf *e, const char *path, int root_fd)
 		close_when_mapped(e->elf, &e->fd);
 	e->build_id_len = sym_elf_build_id(e->elf, e->build_id, sizeof(e->build_id));
 	has_symtab = has_section(e->elf, SHT_SYMTAB, NULL);
+	e->maybe_go = elf_getshdrnum(e->elf, &shnum) || shnum == 0 ||
+		      has_section(e->elf, 0, ".gopclntab") || has_section(e->elf, 0, ".go.buildinfo") ||
+		      has_section(e->elf, 0, ".note.go.buildid");
 	has_dwarf = has_section(e->elf, SHT_PROGBITS, ".debug_info");
 	if (!has_symtab || !has_dwarf) {
 		e->debug_fd = sym_debug_file_find(e->elf, e->build_id, e->build_id_len, path, root_fd);
@@ -249,6 +253,7 @@ void sym_elf_free(struct sym_elf *e)
 	if (e->fd >= 0)
 		close(e->fd);
 	symtab_free(&e->symbols);
+	frame_cache_free(&e->frames);
 	sonde_gopclntab_free(e->gopclntab);
 	free(e->loads);
 	free(e);

@@ -7,13 +7,11 @@
 #include "sonde/golang.h"
 #include "internal.h"
 
-size_t sym_go_frames(struct sym_elf *e, uint64_t vaddr, struct sonde_frame *frames, size_t max)
+struct sonde_gopclntab *sym_elf_gopclntab(struct sym_elf *e)
 {
-	struct sonde_go_frame go[SONDE_SYM_MAX_FRAMES];
 	size_t image_size;
-	int n;
 
-	if (!e->gopclntab_tried) {
+	if (!e->gopclntab_tried && e->maybe_go) {
 		const char *image = elf_rawfile(e->elf, &image_size);
 
 		e->gopclntab_tried = true;
@@ -23,7 +21,23 @@ size_t sym_go_frames(struct sym_elf *e, uint64_t vaddr, struct sonde_frame *fram
 							&e->gopclntab))
 			e->gopclntab = NULL;
 	}
-	if (!e->gopclntab || !max)
+	return e->gopclntab;
+}
+
+bool sym_go_frameless(struct sym_elf *e, uint64_t vaddr)
+{
+	struct sonde_gopclntab *t = sym_elf_gopclntab(e);
+	int32_t delta;
+
+	return t && !sonde_gopclntab_sp_delta(t, vaddr, &delta) && delta == 0;
+}
+
+size_t sym_go_frames(struct sym_elf *e, uint64_t vaddr, struct sonde_frame *frames, size_t max)
+{
+	struct sonde_go_frame go[SONDE_SYM_MAX_FRAMES];
+	int n;
+
+	if (!sym_elf_gopclntab(e) || !max)
 		return 0;
 	n = sonde_gopclntab_lookup(e->gopclntab, vaddr, go,
 				   max < SONDE_SYM_MAX_FRAMES ? max : SONDE_SYM_MAX_FRAMES);

@@ -59,6 +59,29 @@ struct sym_strings {
 const char *sym_strings_get(struct sym_strings *s, const char *str, size_t len);
 void sym_strings_free(struct sym_strings *s);
 
+/* ---- frames already resolved, per file (frame_cache.c) ---- */
+
+struct frame_cache_slot {
+	uint64_t key;
+	uint32_t first;		/* in the pool */
+	uint16_t n;		/* 0: empty slot */
+};
+
+struct frame_cache {
+	struct frame_cache_slot *slots;
+	size_t cap;		/* a power of two */
+	size_t n;
+	struct sonde_frame *pool;
+	size_t pool_n, pool_cap;
+};
+
+/* Copies the frames cached for key (up to max); 0 when there are none. */
+size_t frame_cache_get(const struct frame_cache *c, uint64_t key, struct sonde_frame *frames,
+		       size_t max);
+/* Remembers n frames for key; silently does not on allocation failure. */
+void frame_cache_put(struct frame_cache *c, uint64_t key, const struct sonde_frame *frames, size_t n);
+void frame_cache_free(struct frame_cache *c);
+
 /* ---- kernel (kallsyms.c) ---- */
 
 /* Loads <proc>/kallsyms text symbols; false when unreadable or hidden
@@ -81,6 +104,7 @@ struct sym_elf {
 	size_t n_loads;
 	uint8_t build_id[SYM_BUILD_ID_MAX];
 	size_t build_id_len;
+	const char *build_id_hex;	/* in the symbolizer's names; NULL if none */
 	struct symtab symbols;
 	/* The separate debug file, when the symbols or DWARF come from one. */
 	int debug_fd;
@@ -94,6 +118,14 @@ struct sym_elf {
 	struct sonde_gopclntab *gopclntab;
 	bool gopclntab_tried;
 	bool in_use;		/* mapped by a process still cached */
+	/* It has a section only Go writes, or no section headers at all:
+	 * only then is a pclntab looked for (which scans the data). */
+	bool maybe_go;
+	/* What its addresses resolved to (symbolizer.c). */
+	struct frame_cache frames;
+	/* How its stacks are walked (frame_pointers.c), found on first use. */
+	int code_kind;		/* enum sonde_code_kind */
+	bool code_kind_known;
 	struct sym_elf *next;	/* in the symbolizer's cache */
 };
 
@@ -116,6 +148,13 @@ size_t sym_elf_frames(struct sym_elf *e, uint64_t vaddr, bool return_address,
 /* Frames of a Go binary's code from its pclntab, innermost first; 0 when
  * the file has none or the address is in no Go function. */
 size_t sym_go_frames(struct sym_elf *e, uint64_t vaddr, struct sonde_frame *frames, size_t max);
+/* Its Go function table, opened on first use; NULL when it has none. */
+struct sonde_gopclntab *sym_elf_gopclntab(struct sym_elf *e);
+/* Whether vaddr is in Go code where the function has set up no frame
+ * (nothing pushed: the return address is at the stack pointer). */
+bool sym_go_frameless(struct sym_elf *e, uint64_t vaddr);
+/* Whether frame pointers walk the file's code (enum sonde_code_kind). */
+int sym_elf_code_kind(struct sym_elf *e);
 /* File offset -> ELF virtual address, through the PT_LOAD containing it. */
 bool sym_elf_offset_to_vaddr(const struct sym_elf *e, uint64_t offset, uint64_t *vaddr);
 

@@ -14,6 +14,7 @@
 
 #include "sonde/proc_open.h"
 #include "internal.h"
+#include "sonde/unwind_ranges.h"
 
 /* A vanished mapping is looked for again at most this often. */
 #define MAPS_REFRESH_NS 100000000ll
@@ -269,6 +270,18 @@ static int open_mapped_file(struct sonde_symbolizer *sym, pid_t pid, int root_fd
 	return via_map_files;
 }
 
+/* Once per file: frames (and pprof mappings) carry it as text. */
+static const char *build_id_hex(struct sonde_symbolizer *sym, const struct sym_elf *e)
+{
+	char hex[SYM_BUILD_ID_MAX * 2 + 1];
+
+	if (!e->build_id_len)
+		return NULL;
+	for (size_t i = 0; i < e->build_id_len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", e->build_id[i]);
+	return sym_strings_get(&sym->names, hex, 2 * e->build_id_len);
+}
+
 static void resolve_mapping(struct sonde_symbolizer *sym, pid_t pid, int root_fd,
 			    struct sym_mapping *m)
 {
@@ -287,6 +300,7 @@ static void resolve_mapping(struct sonde_symbolizer *sym, pid_t pid, int root_fd
 	}
 	m->elf = sym_elf_open(fd, m->path, root_fd);
 	if (m->elf) {
+		m->elf->build_id_hex = build_id_hex(sym, m->elf);
 		m->elf->next = sym->elves;
 		sym->elves = m->elf;
 	}
@@ -393,7 +407,70 @@ bool sym_process_modules(struct sonde_symbolizer *sym, pid_t pid, sym_module_fn 
 	return true;
 }
 
+bool sonde_sym_user_code(struct sonde_symbolizer *sym, pid_t pid, sonde_sym_code_fn fn, void *arg)
+{
+	struct process *p = process_get(sym, pid);
+
+	if (!p || !p->n_maps)
+		return false;
+	resolve_mappings(sym, p);
+	for (size_t i = 0; i < p->n_maps; i++) {
+		const struct sym_mapping *m = &p->maps[i];
+
+		fn(arg, m->start, m->end, m->name,
+		   m->elf ? sym_elf_code_kind(m->elf) : SONDE_CODE_FRAME_POINTERS);
+	}
+	return true;
+}
+
+/* The ELF file and virtual address of addr in pid; false when unknown. */
+static struct sym_elf *user_elf(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr,
+				uint64_t *vaddr)
+{
+	struct process *p = process_get(sym, pid);
+	struct sym_mapping *m = p ? mapping_find(p, addr) : NULL;
+	uint64_t offset;
+
+	if (!m)
+		return NULL;
+	if (!m->resolved)
+		resolve_mappings(sym, p);
+	offset = addr - m->start + m->pgoff;
+	if (m->elf && !sym_elf_offset_to_vaddr(m->elf, offset, vaddr))
+		*vaddr = offset;
+	return m->elf;
+}
+
+bool sonde_sym_user_frameless(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr)
+{
+	uint64_t vaddr;
+	struct sym_elf *e = user_elf(sym, pid, addr, &vaddr);
+
+	return e && sym_go_frameless(e, vaddr);
+}
+
 /* ---- user addresses ---- */
+
+/* The frames of one address of a file: the same whichever process maps
+ * it, so cached with the file. */
+static size_t elf_frames(struct sym_elf *e, uint64_t vaddr, bool return_address,
+			 struct sonde_frame *frames, size_t max)
+{
+	struct sonde_frame all[SONDE_SYM_MAX_FRAMES];
+	uint64_t key = vaddr << 1 | return_address;
+	size_t n = frame_cache_get(&e->frames, key, all, SONDE_SYM_MAX_FRAMES);
+
+	if (!n) {
+		n = sym_elf_frames(e, vaddr, return_address, all, SONDE_SYM_MAX_FRAMES);
+		frame_cache_put(&e->frames, key, all, n);
+	}
+	/* Fewer frames wanted than there are: the containing function
+	 * still comes last. */
+	if (n > max)
+		return sym_elf_frames(e, vaddr, return_address, frames, max);
+	memcpy(frames, all, n * sizeof(*frames));
+	return n;
+}
 
 size_t sonde_sym_user(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr,
 		      bool return_address, struct sonde_frame *frames, size_t max)
@@ -424,10 +501,11 @@ size_t sonde_sym_user(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr,
 	if (m->elf) {
 		if (!sym_elf_offset_to_vaddr(m->elf, offset, &vaddr))
 			vaddr = offset;
-		n = sym_elf_frames(m->elf, vaddr, return_address, frames, max);
+		n = elf_frames(m->elf, vaddr, return_address, frames, max);
 		for (size_t i = 0; i < n; i++) {
 			frames[i].module = m->name;
 			frames[i].module_offset = vaddr;
+			frames[i].build_id = m->elf->build_id_hex;
 		}
 		return n;
 	}

@@ -12,12 +12,14 @@ static void walk(struct sonde_gopclntab *t)
 	size_t n = sonde_gopclntab_nfuncs(t);
 	struct sonde_go_frame frames[8];
 	struct sonde_go_func f, found[4];
+	int32_t delta;
 
 	for (size_t i = 0; i < n && i < 256; i++) {
 		if (sonde_gopclntab_func(t, i, &f))
 			continue;
 		sonde_gopclntab_lookup(t, f.entry, frames, 8);
 		sonde_gopclntab_lookup(t, f.end - 1, frames, 8);
+		sonde_gopclntab_sp_delta(t, f.end - 1, &delta);
 		if (i == 0)
 			sonde_gopclntab_find(t, f.name, found, 4);
 	}

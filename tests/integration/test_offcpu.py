@@ -1,6 +1,7 @@
 """sonde-offcpu against a workload that sleeps a known time in a known
 function (tests/workloads/stacks.c: main -> workload_outer ->
 workload_middle -> workload_sleep, N nanosleeps of MS ms)."""
+import re
 import subprocess
 
 import pytest
@@ -14,8 +15,8 @@ class Sleeper:
     """Waits for "go", sleeps n x ms, says "done", stays until closed so
     its symbols can still be read."""
 
-    def __init__(self, n=10, ms=100):
-        self.proc = subprocess.Popen([str(workload_path("stacks")), "sleep", str(n), str(ms)],
+    def __init__(self, n=10, ms=100, binary="stacks"):
+        self.proc = subprocess.Popen([str(workload_path(binary)), "sleep", str(n), str(ms)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline() == "ready\n"
         self.pid = self.proc.pid
@@ -161,9 +162,66 @@ def test_waker_stacks(sleeper):
     s.close()
 
 
+@pytest.mark.parametrize("method", ["tp_btf", "raw_tp", "tracepoint"])
+def test_blocked_code_without_frame_pointers(sleeper, method):
+    """The default (--unwind auto) copies the user stack of a thread that
+    leaves the CPU in code without frame pointers and walks it with DWARF:
+    the whole chain of a -fomit-frame-pointer build, with its time; frame
+    pointers alone lose the callers of the leaf."""
+    s = sleeper(5, 100, "stacks_nofp")
+    tool = trace(s, "-v", "-o", "folded", "--attach", method)
+    rows = folded(tool)
+    assert re.search(r"pid \d+: DWARF unwinding in .*stacks_nofp", tool.stderr), tool.stderr
+    total = sum(v for stack, v in rows if CHAIN in stack and "_[k]" in stack)
+    low = 400_000 if method == "tracepoint" else 480_000
+    assert low <= total <= 800_000, tool.stdout
+    s.close()
+
+    s = sleeper(5, 100, "stacks_nofp")
+    rows = folded(trace(s, "-o", "folded", "--unwind", "fp"))
+    assert sum(v for stack, v in rows if CHAIN in stack) == 0, rows
+    assert sum(v for stack, v in rows if ";workload_sleep;" in stack) >= 480_000, rows
+    s.close()
+
+
+def test_dwarf_for_every_block(sleeper):
+    """--unwind dwarf copies every user stack, frame pointers or not; -m
+    still filters in the kernel."""
+    s = sleeper(4, 100)
+    rows = folded(trace(s, "-o", "folded", "--unwind", "dwarf", "-m", 50_000))
+    assert 380_000 <= sleep_us(rows) <= 700_000, rows
+    s.close()
+
+
+@pytest.mark.parametrize("unwind", ["auto", "fp"])
+def test_go_frameless_leaf_keeps_its_caller(unwind):
+    """A stripped Go program's idle threads block in runtime.futex, which
+    has no frame: a frame-pointer walk goes from it straight to
+    runtime.notesleep; the return address at the stack pointer, kept
+    because the pcsp table says futex has no frame, restores
+    runtime.futexsleep between them."""
+    if not workload_path("gospin_stripped").exists():
+        pytest.skip("Go is not installed: no Go workload was built")
+    p = subprocess.Popen([str(workload_path("gospin_stripped")), "sleep"])
+    try:
+        tool = Tool("offcpu", "-p", p.pid, "-U", "-o", "folded", "--unwind", unwind, "-d", 2)
+        assert tool.wait_exit(timeout=60) == 0, tool.stderr
+    finally:
+        p.kill()
+        p.wait()
+    rows = folded(tool)
+    futex = [(stack, us) for stack, us in rows if stack.endswith(";runtime.futex")]
+    assert futex, rows
+    # An idle thread parks through notesleep -> futexsleep -> futex.
+    parked = [stack for stack, _ in futex if "runtime.notesleep;" in stack]
+    assert parked, rows
+    assert all("runtime.notesleep;runtime.futexsleep;runtime.futex" in stack for stack in parked), parked
+
+
 def test_usage_errors():
     for args in (["-m", "x"], ["-m", "10", "-M", "5"], ["--state", "Q"], ["-U", "-K"],
-                 ["-o", "pprof", "-i", "1"], ["--stack-storage-size", "2000000"]):
+                 ["-o", "pprof", "-i", "1"], ["--stack-storage-size", "2000000"],
+                 ["--unwind", "lbr"]):
         r = run("offcpu", *args, "1")
         assert r.returncode == 2, (args, r.stderr)
         assert r.stderr.count("\n") == 1 and not r.stdout, (args, r.stderr)

@@ -2,6 +2,7 @@
 (tests/workloads/stacks.c): main -> workload_outer -> workload_middle ->
 a leaf that spins in user space or reads /dev/zero in the kernel."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -109,11 +110,37 @@ def test_table_and_json(spinner):
 
 
 def test_without_frame_pointers_the_leaf_remains(spinner):
-    """Frame-pointer-less code: the leaf is still named; whatever the walk
-    could not follow is shown, never silently dropped."""
+    """Frame-pointer-less code walked by frame pointers (--unwind fp): the
+    leaf is still named; whatever the walk could not follow is shown,
+    never silently dropped."""
     p = spinner("cpu", "stacks_nofp")
-    rows = folded(profile("-p", p.pid, "-o", "folded", "-U"))
+    rows = folded(profile("-p", p.pid, "-o", "folded", "-U", "--unwind", "fp"))
     assert share(rows, lambda f: f[-1] == "workload_spin") > 0.8, rows
+    assert share(rows, lambda f: CHAIN in ";".join(f)) < 0.2, rows
+
+
+def dwarf_modules(stderr):
+    """The modules -v says are unwound with DWARF, for each process."""
+    return [m.split(", ") for m in
+            re.findall(r"pid \d+: DWARF unwinding in (.*) \(no frame pointers\)", stderr)]
+
+
+def test_auto_unwinding_by_frame_pointer_probe(spinner):
+    """The default, --unwind auto: code whose prologues set up no frame
+    pointer (a -fomit-frame-pointer build, Debian's libc) is unwound with
+    DWARF, the whole chain appears; a build with frame pointers stays with
+    the walk in the kernel."""
+    p = spinner("cpu", "stacks_nofp")
+    tool = profile("-v", "-p", p.pid, "-o", "folded", "-U")
+    rows = folded(tool)
+    assert share(rows, lambda f: CHAIN + ";workload_spin" in ";".join(f)) > 0.8, rows
+    assert any("stacks_nofp" in mods and "libc.so.6" in mods
+               for mods in dwarf_modules(tool.stderr)), tool.stderr
+    p = spinner("cpu")
+    tool = profile("-v", "-p", p.pid, "-o", "folded", "-U")
+    assert share(folded(tool), lambda f: CHAIN + ";workload_spin" in ";".join(f)) > 0.8
+    mods = dwarf_modules(tool.stderr)
+    assert mods and all("stacks" not in m and "libc.so.6" in m for m in mods), tool.stderr
 
 
 def test_dwarf_unwinding_without_frame_pointers(spinner):
@@ -136,6 +163,18 @@ def test_intervals_and_system_wide_without_idle(spinner):
     assert len({e["ts_ns"] for e in events}) >= 2
     assert not [e for e in events if e["pid"] == 0]
     assert any(e["comm"] == "stacks" for e in events)
+
+
+def test_copied_stacks_reported_in_their_interval(spinner):
+    """Copied stacks wake the tool only once the ring buffer fills up; at
+    2 Hz that takes longer than the run, so each interval's report must
+    read what is pending itself."""
+    p = spinner("cpu", "stacks_nofp")
+    tool = Tool("profile", "-F", 2, "-p", p.pid, "-o", "json", "-i", "1", "-d", "3.5")
+    assert tool.wait_exit(timeout=60) == 0, tool.stderr
+    events = [e for e in tool.events() if e["pid"] == p.pid]
+    assert len({e["ts_ns"] for e in events}) >= 2, events
+    assert all(any(f["function"] == "workload_outer" for f in e["frames"]) for e in events), events
 
 
 def test_usage_errors():
@@ -201,13 +240,17 @@ def test_closed_pipe_ends_quietly(spinner):
     assert b"error" not in err.lower() and b"broken pipe" not in err.lower(), err
 
 
-def test_stripped_go_binary_named_from_its_pclntab(spinner):
+@pytest.mark.parametrize("unwind", ["auto", "fp"])
+def test_stripped_go_binary_named_from_its_pclntab(spinner, unwind):
     """A Go binary built with -ldflags='-s -w' has no .symtab and no DWARF;
-    its functions are still named, in call order, from Go's own table."""
+    its functions are still named, in call order, from Go's own table.
+    Its leaf, main.spin, has no frame: its caller main.middle is found
+    through the pcsp table and the return address at the stack pointer."""
     if not workload_path("gospin_stripped").exists():
         pytest.skip("Go is not installed: no Go workload was built")
     p = spinner("", binary="gospin_stripped")
-    tool = profile("-p", p.pid, "-o", "folded")
+    tool = profile("-v", "-p", p.pid, "-o", "folded", "--unwind", unwind)
+    assert "Go leaf frames from the pclntab in gospin_stripped" in tool.stderr, tool.stderr
     rows = folded(tool)
     chain = "main.main;main.outer;main.middle;main.spin"
     assert share(rows, lambda f: chain in ";".join(f)) > 0.8, tool.stdout

@@ -32,6 +32,13 @@ def record(tool, out, *args):
     assert out.read_bytes()[:2] == b"\x1f\x8b", "not gzip"
 
 
+def build_id(path):
+    m = re.search(r"Build ID: ([0-9a-f]+)", subprocess.run(
+        ["readelf", "-n", str(path)], capture_output=True, text=True, check=True).stdout)
+    assert m, f"{path} has no build-id"
+    return m.group(1)
+
+
 def test_profile_pprof(tmp_path):
     spinner = subprocess.Popen([str(workload_path("stacks")), "cpu"])
     try:
@@ -43,6 +50,9 @@ def test_profile_pprof(tmp_path):
     raw = pprof(out, tmp_path, "-raw")
     assert "samples/count cpu/nanoseconds" in raw, raw
     assert re.search(r"^Period: 5025125$", raw, re.M), raw   # 1e9 / 199 Hz
+    # Each mapping names its file's build-id: a `go tool pprof` of another
+    # machine finds the same binaries by it.
+    assert re.search(r"^\d+: \S+ stacks " + build_id(workload_path("stacks")) + r"\b", raw, re.M), raw
     top = pprof(out, tmp_path, "-top", "-lines")
     # The leaf, with its source line, carries most samples.
     assert re.search(r"workload_spin .*stacks\.c:\d+", top), top

@@ -287,6 +287,31 @@ out:
 	sonde_gopclntab_free(p);
 }
 
+/* The pcsp table: main.spin is a leaf without a frame (0 throughout);
+ * main.main has one, so below its entry the stack pointer has moved. */
+static void sp_deltas(void)
+{
+	struct sonde_gopclntab *t = open_path(go.stripped);
+	struct sonde_go_func spin, main_fn;
+	int32_t delta = -1;
+
+	CHECK(t);
+	if (!t)
+		return;
+	CHECK(sonde_gopclntab_find(t, "main.spin", &spin, 1) == 1);
+	CHECK(sonde_gopclntab_find(t, "main.main", &main_fn, 1) == 1);
+	for (uint64_t pc = spin.entry; pc < spin.end; pc++) {
+		CHECK(sonde_gopclntab_sp_delta(t, pc, &delta) == 0);
+		CHECK_U64(delta, 0);
+	}
+	CHECK(sonde_gopclntab_sp_delta(t, main_fn.entry, &delta) == 0);
+	CHECK_U64(delta, 0);
+	CHECK(sonde_gopclntab_sp_delta(t, (main_fn.entry + main_fn.end) / 2, &delta) == 0);
+	CHECK(delta > 0 && delta < 4096);
+	CHECK(sonde_gopclntab_sp_delta(t, 1, &delta) == -ENOENT);
+	sonde_gopclntab_free(t);
+}
+
 /* Every function: readable, in address order, its entry resolves to it. */
 static void all_functions(void)
 {
@@ -376,14 +401,17 @@ static void exercise(const uint8_t *data, size_t size)
 	struct sonde_gopclntab *t = NULL;
 	struct sonde_go_frame fr[8];
 	struct sonde_go_func f[2];
+	int32_t delta;
 
 	if (sonde_gopclntab_open_image(data, size, &t))
 		return;
 	for (size_t i = 0; i < sonde_gopclntab_nfuncs(t); i++) {
 		if (sonde_gopclntab_func(t, i, f))
 			continue;
-		for (uint64_t pc = f->entry; pc < f->end && pc < f->entry + 64; pc += 7)
+		for (uint64_t pc = f->entry; pc < f->end && pc < f->entry + 64; pc += 7) {
 			CHECK(sonde_gopclntab_lookup(t, pc, fr, 8) <= 65);
+			sonde_gopclntab_sp_delta(t, pc, &delta);
+		}
 	}
 	sonde_gopclntab_find(t, "main.main", f, 2);
 	sonde_gopclntab_free(t);
@@ -512,6 +540,7 @@ int main(int argc, char **argv)
 	RUN(inline_frames);
 	RUN(pie);
 	RUN(all_functions);
+	RUN(sp_deltas);
 	RUN(bare_table);
 	RUN(no_section_headers);
 	RUN(not_go);

@@ -1,5 +1,8 @@
 /* Folded frames: the separators and control characters a hostile
- * function or command name could hold never break a folded line. */
+ * function or command name could hold never break a folded line. The
+ * --unwind modes, and the user-space totals copied stacks go to. */
+#include <errno.h>
+
 #include <sonde/stacks.h>
 
 #include "check.h"
@@ -35,10 +38,51 @@ static void truncates(void)
 	CHECK_STR(buf, "sched");
 }
 
+static void unwind_modes(void)
+{
+	enum sonde_unwind_mode m = SONDE_UNWIND_FP;
+
+	CHECK(sonde_unwind_mode_parse("auto", &m) == 0 && m == SONDE_UNWIND_AUTO);
+	CHECK(sonde_unwind_mode_parse("fp", &m) == 0 && m == SONDE_UNWIND_FP);
+	CHECK(sonde_unwind_mode_parse("dwarf", &m) == 0 && m == SONDE_UNWIND_DWARF);
+	CHECK(sonde_unwind_mode_parse("lbr", &m) == -EINVAL && m == SONDE_UNWIND_DWARF);
+	CHECK(sonde_unwind_mode_parse("", &m) == -EINVAL);
+}
+
+/* Samples of one stack add up; another caller of the Go leaf (its
+ * user_caller) is another stack. An aggregation never added to clears. */
+static void user_space_totals(void)
+{
+	struct sonde_stack_agg *a = sonde_stack_agg_new();
+	struct sonde_stack_key key = {.pid = 7, .user_stack_id = 3};
+	const uint64_t ips[] = {0x1000, 0x2000};
+	struct sonde_stack_entry e[3];
+
+	CHECK(a);
+	if (!a)
+		return;
+	sonde_stack_agg_clear(a);
+	CHECK(sonde_stack_agg_add(a, &key, ips, 2, 5) == 0);
+	key.user_stack_id = 4;	/* ignored: the ips are the stack */
+	CHECK(sonde_stack_agg_add(a, &key, ips, 2, 6) == 0);
+	key.user_caller = 0x3000;
+	CHECK(sonde_stack_agg_add(a, &key, ips, 2, 1) == 0);
+	CHECK_U64(sonde_stack_agg_count(a), 2);
+	CHECK_U64(sonde_stack_agg_entries(a, e), 2);
+	sonde_stacks_sort(e, 2);
+	CHECK_U64(e[0].value.total, 11);
+	CHECK_U64(e[0].value.count, 2);
+	CHECK_U64(e[0].n_user_ips, 2);
+	CHECK_U64(e[1].value.total, 1);
+	sonde_stack_agg_free(a);
+}
+
 int main(void)
 {
 	RUN(suffixes);
 	RUN(hostile);
 	RUN(truncates);
+	RUN(unwind_modes);
+	RUN(user_space_totals);
 	return CHECK_DONE();
 }

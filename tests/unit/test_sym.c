@@ -15,6 +15,7 @@
 #include <elfutils/libdwelf.h>
 #include <libelf.h>
 #include <sonde/sym.h>
+#include <sonde/unwind_ranges.h>
 
 #include "check.h"
 #include "fixtures.h"
@@ -85,6 +86,21 @@ static void check_fixture(const char *path, const char *module)
 	CHECK_U64(frames[1].offset, (uintptr_t)info->return_address - (uintptr_t)info->outer);
 	snprintf(expected, sizeof(expected), "symfix_inlined (symfix.c:%u)", info->call_line);
 	CHECK_STR(format(&frames[0], SONDE_FRAME_OFFSET | SONDE_FRAME_LINE), expected);
+
+	/* Asked again (from the file's cache now): the same frames; asked
+	 * for fewer, the containing function still comes last. */
+	struct sonde_frame again[SONDE_SYM_MAX_FRAMES];
+
+	CHECK_U64(sonde_sym_user(sym, getpid(), (uintptr_t)info->return_address, true, again,
+				 SONDE_SYM_MAX_FRAMES), 2);
+	for (size_t i = 0; i < 2; i++) {
+		CHECK_STR(again[i].function, frames[i].function);
+		CHECK_U64(again[i].line, frames[i].line);
+		CHECK_U64(again[i].inlined, frames[i].inlined);
+		CHECK_U64(again[i].offset, frames[i].offset);
+	}
+	CHECK_U64(sonde_sym_user(sym, getpid(), (uintptr_t)info->return_address, true, again, 1), 1);
+	CHECK_STR(again[0].function, "symfix_outer");
 }
 
 static void with_symbols_and_dwarf(void)
@@ -302,8 +318,47 @@ static void container_root_and_build_id(void)
 	CHECK_U64(n, 2);
 	CHECK_STR(frames[0].function, "symfix_inlined");
 	CHECK_STR(frames[n - 1].function, "symfix_outer");
+	/* Every frame names its file's build-id (pprof mappings carry it). */
+	for (size_t i = 0; i < n; i++)
+		CHECK_STR(frames[i].build_id, id);
 	sonde_symbolizer_free(c);
 	fixture_tree_remove(dir);
+}
+
+struct kinds {
+	int symfix, symfix_stripped, libc;
+};
+
+static void note_kind(void *arg, uint64_t start, uint64_t end, const char *module, int kind)
+{
+	struct kinds *k = arg;
+
+	CHECK(start < end);
+	if (!strcmp(module, "libsymfix.so"))
+		k->symfix = kind;
+	else if (!strcmp(module, "libsymfix-stripped.so"))
+		k->symfix_stripped = kind;
+	else if (!strcmp(module, "libc.so.6"))
+		k->libc = kind;
+}
+
+/* --unwind auto's rule: the fixture is built with frame pointers (its
+ * stripped copy too, judged by its debug file's symbols); Debian's libc
+ * is not. */
+static void code_kinds(void)
+{
+	struct kinds k = {-1, -1, -1};
+	void *h1, *h2;
+
+	CHECK(load_fixture(SYMFIX_DIR "/libsymfix.so", &h1));
+	CHECK(load_fixture(SYMFIX_DIR "/libsymfix-stripped.so", &h2));
+	CHECK(sonde_sym_user_code(sym, getpid(), note_kind, &k));
+	CHECK_U64(k.symfix, SONDE_CODE_FRAME_POINTERS);
+	CHECK_U64(k.symfix_stripped, SONDE_CODE_FRAME_POINTERS);
+#if defined(__x86_64__)
+	CHECK_U64(k.libc, SONDE_CODE_NO_FRAME_POINTERS);
+#endif
+	CHECK(!sonde_sym_user_frameless(sym, getpid(), (uintptr_t)code_kinds));
 }
 
 static char *proc_with_kallsyms(const char *kallsyms)
@@ -397,6 +452,7 @@ int main(void)
 	RUN(kernel_symbols);
 	RUN(kernel_symbols_hidden);
 	RUN(format_truncates);
+	RUN(code_kinds);
 	sonde_symbolizer_free(sym);
 	return CHECK_DONE();
 }

@@ -76,6 +76,14 @@ struct sonde_go_frame {
 int sonde_gopclntab_lookup(const struct sonde_gopclntab *t, uint64_t pc,
 			   struct sonde_go_frame *frames, size_t max);
 
+/* How far the stack pointer at pc is below where it was at the function's
+ * entry (the pcsp table), in bytes: 0 in a function that has no frame
+ * (Go gives small leaf functions none, and no frame pointer either) and
+ * at an entry, where the return address is still at the stack pointer.
+ * 0, -ENOENT if pc is in no function, or -EINVAL if the table is
+ * malformed there. */
+int sonde_gopclntab_sp_delta(const struct sonde_gopclntab *t, uint64_t pc, int32_t *delta);
+
 /* ---- build info ---- */
 
 struct sonde_go_buildinfo {

@@ -24,6 +24,11 @@ struct sonde_stack_key {
 	__s32 other_kernel_stack_id;
 	char comm[16];
 	char other_comm[16];
+	__u32 unused;		/* explicit padding: keys are compared whole */
+	/* Go code: the return address at the user stack pointer, for a
+	 * leaf without a frame (lib/sym decides from the pcsp table); 0
+	 * otherwise. */
+	__u64 user_caller;
 };
 
 /* Sent on the events ring buffer the first time a process shows up, so

@@ -12,9 +12,11 @@
 #include "sonde/cli.h"
 #include "sonde/out.h"
 #include "sonde/stack_key.h"
+#include "sonde/unwind_ranges.h"
 
 struct bpf_object;
 struct sonde_symbolizer;
+struct sonde_unwinder;
 
 struct sonde_stack_entry {
 	struct sonde_stack_key key;
@@ -73,9 +75,19 @@ struct sonde_stack_printer {
 	bool show_tid;
 	const char *other;		/* "waker" when the second stacks are used */
 	FILE *out;
+	/* --unwind (sonde_stack_printer_unwind): user stacks copied by the
+	 * BPF side are unwound by unwinder and totalled in agg. */
+	enum sonde_unwind_mode unwind;
+	struct sonde_unwinder *unwinder;
+	struct sonde_stack_agg *agg;
 	struct sonde_table table;
 	struct sonde_json json;
 };
+
+/* Reads the kernel's totals of p->obj and those aggregated here, prints
+ * them all and, with clear, starts the next interval afresh. Returns 0,
+ * or -1 on an error (said) or once the output is closed. */
+int sonde_stacks_print_all(struct sonde_stack_printer *p, bool clear);
 
 /* Prints entries. Returns 0, or -1 once the output is closed. */
 int sonde_stacks_print(struct sonde_stack_printer *p, const struct sonde_stack_entry *entries,
@@ -85,8 +97,26 @@ void sonde_stack_printer_free(struct sonde_stack_printer *p);
 /* What a stack tool's on_event does with the events its BPF side sends:
  * a process seen for the first time has its mappings and files read
  * while it is alive, so that its stacks still resolve if it exits before
- * the end. Returns 0. */
+ * the end, and its code classified for --unwind; a copied user stack is
+ * unwound and added to the totals. Returns 0. */
 int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_t size);
+/* The same for a process named up front (-p): read and classified now. */
+void sonde_stacks_prepare(struct sonde_stack_printer *p, uint32_t pid);
+
+/* ---- --unwind (lib/stacks_unwind.c) ---- */
+
+/* "auto", "fp" or "dwarf"; 0 or -EINVAL. */
+int sonde_unwind_mode_parse(const char *arg, enum sonde_unwind_mode *mode);
+/* Sets the printer up for mode (the BPF side's sonde_unwind_mode must be
+ * set to the same); 0 or -ENOMEM. sonde_stack_printer_free frees it. */
+int sonde_stack_printer_unwind(struct sonde_stack_printer *p, enum sonde_unwind_mode mode);
+/* Tells the BPF side which code of process pid frame pointers do not
+ * walk right (DWARF in auto mode; Go leaves in fp and auto modes); says
+ * so with -v. */
+void sonde_stacks_classify(struct sonde_stack_printer *p, uint32_t pid);
+/* Unwinds a copied user stack and adds its value to the totals. 0 or
+ * -ENOMEM. */
+int sonde_stacks_add_user_sample(struct sonde_stack_printer *p, const struct sonde_user_sample *e);
 
 /* One folded frame: ';' and control characters neutralised, kernel
  * frames suffixed _[k] and inlined ones _[i] (flamegraph.pl colours). */

@@ -26,6 +26,7 @@ struct sonde_frame {
 	uint64_t offset;	/* from the function's start (not for inlined frames) */
 	const char *module;	/* "libc.so.6", "[kernel]", "nf_tables", "[anon]"; NULL if none */
 	uint64_t module_offset;	/* address inside the module (ELF virtual address) */
+	const char *build_id;	/* the module's GNU build-id in hex; NULL if none */
 	const char *file;	/* source file, NULL without DWARF */
 	unsigned line;
 	bool inlined;		/* inlined into the frame that follows */
@@ -66,6 +67,21 @@ size_t sonde_sym_user(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr,
  * addresses still resolve after it has exited (a -p target). Returns
  * false when its mappings cannot be read. */
 bool sonde_sym_user_prepare(struct sonde_symbolizer *sym, pid_t pid);
+
+/* How the stacks of each code mapping of process pid are walked: fn gets
+ * its range, module name and enum sonde_code_kind (sonde/unwind_ranges.h;
+ * the rule is in lib/sym/frame_pointers.c; code not from a file, such as
+ * JIT code, counts as keeping frame pointers). Returns false when its
+ * mappings cannot be read. */
+typedef void (*sonde_sym_code_fn)(void *arg, uint64_t start, uint64_t end, const char *module,
+				  int kind);
+bool sonde_sym_user_code(struct sonde_symbolizer *sym, pid_t pid, sonde_sym_code_fn fn, void *arg);
+
+/* Whether addr in process pid is Go code at an instruction where its
+ * function has no frame (a frameless leaf, or an entry): the return
+ * address is then at the stack pointer, and a frame-pointer walk skips
+ * the caller it points into. */
+bool sonde_sym_user_frameless(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr);
 
 /* Drops what is cached about a process (e.g. it exited). */
 void sonde_sym_forget(struct sonde_symbolizer *sym, pid_t pid);

@@ -1,0 +1,70 @@
+/* Which user stacks the BPF side walks by frame pointers and which it
+ * copies for DWARF unwinding in user space (--unwind), shared by the BPF
+ * side (bpf/sonde_unwind.bpf.h) and lib/stacks_unwind.c.
+ *
+ * With --unwind auto, user space classifies each code mapping of a
+ * process the first time the process is seen (lib/sym/frame_pointers.c)
+ * and hands the BPF side the ranges that frame pointers do not walk
+ * right; a sample whose user instruction pointer lies in one of them is
+ * copied (registers and the top of the stack) instead of walked. */
+#ifndef SONDE_UNWIND_RANGES_H
+#define SONDE_UNWIND_RANGES_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#include "stack_key.h"
+
+enum sonde_unwind_mode {
+	SONDE_UNWIND_AUTO,	/* DWARF where the code lacks frame pointers */
+	SONDE_UNWIND_FP,
+	SONDE_UNWIND_DWARF,
+};
+
+/* How the code of one mapping is walked. */
+enum sonde_code_kind {
+	SONDE_CODE_FRAME_POINTERS,
+	SONDE_CODE_NO_FRAME_POINTERS,	/* DWARF CFI, in auto mode */
+	/* Go: frame pointers, but small leaf functions set up no frame,
+	 * so the word at the stack pointer (the return address into the
+	 * caller a frame-pointer walk skips) is kept with the sample. */
+	SONDE_CODE_GO,
+};
+
+/* Ranges per process; a process with more code that frame pointers
+ * cannot walk is unwound with DWARF wherever its leaf is (all_no_fp). */
+#define SONDE_CODE_RANGES 32
+
+struct sonde_code_range {
+	__u64 start, end;
+	__u32 kind;		/* enum sonde_code_kind, never FRAME_POINTERS */
+	__u32 unused;
+};
+
+struct sonde_code_ranges {
+	__u32 n;
+	__u32 all_no_fp;
+	struct sonde_code_range r[SONDE_CODE_RANGES];
+};
+
+/* How much of the user stack a sample copies, in pieces so that the copy
+ * stops at the top of the stack. */
+#define SONDE_USER_STACK_BYTES 8192
+#define SONDE_USER_STACK_PIECE 1024
+
+/* A sample whose user stack is unwound in user space: the key of its
+ * totals (user_stack_id unused), the value to add, the user registers
+ * and the copy of the stack from the stack pointer up. */
+struct sonde_user_sample {
+	struct sonde_stack_key key;
+	__u64 value;
+	__u64 ip;
+	__u64 sp;
+	__u64 bp;
+	__u32 stack_len;
+	__u32 unused;
+	__u8 stack[SONDE_USER_STACK_BYTES];
+};
+
+#endif

@@ -1,0 +1,138 @@
+/* --unwind for the stack tools: which user stacks the BPF side copies for
+ * DWARF unwinding (the code ranges of each process that frame pointers
+ * do not walk right, bpf/sonde_unwind.bpf.h), and the samples it copies,
+ * unwound here and totalled per stack. */
+#include <errno.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sonde/log.h"
+#include "sonde/stacks.h"
+#include "sonde/sym.h"
+#include "sonde/unwind.h"
+#include "sonde/unwind_ranges.h"
+
+int sonde_unwind_mode_parse(const char *arg, enum sonde_unwind_mode *mode)
+{
+	static const char *const names[] = {
+		[SONDE_UNWIND_AUTO] = "auto", [SONDE_UNWIND_FP] = "fp", [SONDE_UNWIND_DWARF] = "dwarf",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(arg, names[i])) {
+			*mode = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int sonde_stack_printer_unwind(struct sonde_stack_printer *p, enum sonde_unwind_mode mode)
+{
+	p->unwind = mode;
+	/* Auto mode copies only where frame pointers fail; fp never. */
+	if (mode == SONDE_UNWIND_FP)
+		return 0;
+	p->unwinder = sonde_unwinder_new(p->sym);
+	p->agg = sonde_stack_agg_new();
+	return p->unwinder && p->agg ? 0 : -ENOMEM;
+}
+
+struct classify {
+	struct sonde_code_ranges ranges;
+	char dwarf[512];	/* module names, for -v */
+	char go[512];
+	size_t dwarf_len, go_len;
+	enum sonde_unwind_mode mode;
+};
+
+static bool listed(const char *list, const char *module)
+{
+	size_t len = strlen(module);
+
+	for (const char *at = list; (at = strstr(at, module)); at += len)
+		if ((at == list || at[-1] == ' ') && (at[len] == ',' || !at[len]))
+			return true;
+	return false;
+}
+
+static void note_module(char *list, size_t size, size_t *len, const char *module)
+{
+	int n;
+
+	/* A module with several code mappings is named once. */
+	if (*len >= size || listed(list, module))
+		return;
+	n = snprintf(list + *len, size - *len, "%s%s", *len ? ", " : "", module);
+	if (n > 0)
+		*len += (size_t)n;
+}
+
+static void add_range(void *arg, uint64_t start, uint64_t end, const char *module, int kind)
+{
+	struct classify *c = arg;
+	struct sonde_code_ranges *r = &c->ranges;
+
+	if (kind == SONDE_CODE_FRAME_POINTERS ||
+	    (kind == SONDE_CODE_NO_FRAME_POINTERS && c->mode != SONDE_UNWIND_AUTO))
+		return;
+	if (kind == SONDE_CODE_GO)
+		note_module(c->go, sizeof(c->go), &c->go_len, module);
+	else
+		note_module(c->dwarf, sizeof(c->dwarf), &c->dwarf_len, module);
+	/* Adjacent code of one kind (a file mapped in pieces) is one range. */
+	if (r->n && r->r[r->n - 1].end == start && r->r[r->n - 1].kind == (__u32)kind) {
+		r->r[r->n - 1].end = end;
+		return;
+	}
+	if (r->n == SONDE_CODE_RANGES) {
+		r->all_no_fp = 1;
+		return;
+	}
+	r->r[r->n++] = (struct sonde_code_range){.start = start, .end = end, .kind = kind};
+}
+
+void sonde_stacks_classify(struct sonde_stack_printer *p, uint32_t pid)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(p->obj, "sonde_code_ranges");
+	struct classify c = {.mode = p->unwind};
+
+	if (!map || p->unwind == SONDE_UNWIND_DWARF || !pid)
+		return;
+	if (!sonde_sym_user_code(p->sym, pid, add_range, &c))
+		return;
+	/* Too many ranges to list: DWARF wherever the leaf is, as long as
+	 * some code needs it; a Go binary's leaf fix needs its ranges. */
+	if (c.ranges.all_no_fp) {
+		c.ranges.n = 0;
+		if (!c.dwarf_len)
+			c.ranges.all_no_fp = 0;
+	}
+	if (!c.ranges.n && !c.ranges.all_no_fp)
+		return;
+	if (bpf_map_update_elem(bpf_map__fd(map), &pid, &c.ranges, BPF_ANY)) {
+		sonde_info(1, "pid %u: cannot record how to unwind it: %s", pid, strerror(errno));
+		return;
+	}
+	if (c.dwarf_len)
+		sonde_info(1, "pid %u: DWARF unwinding%s in %s (no frame pointers)", pid,
+			   c.ranges.all_no_fp ? " everywhere, as there is much code" : "", c.dwarf);
+	if (c.go_len)
+		sonde_info(1, "pid %u: Go leaf frames from the pclntab in %s", pid, c.go);
+}
+
+int sonde_stacks_add_user_sample(struct sonde_stack_printer *p, const struct sonde_user_sample *e)
+{
+	const struct sonde_user_regs regs = {e->ip, e->sp, e->bp};
+	uint64_t ips[SONDE_STACK_DEPTH];
+	size_t len = e->stack_len < sizeof(e->stack) ? e->stack_len : sizeof(e->stack);
+	size_t n = sonde_unwind_user(p->unwinder, e->key.pid, e->key.tid ? e->key.tid : e->key.pid,
+				     &regs, e->stack, len, ips, SONDE_STACK_DEPTH);
+
+	if (sonde_stack_agg_add(p->agg, &e->key, ips, n, e->value)) {
+		sonde_err("out of memory: a sample was dropped");
+		return -ENOMEM;
+	}
+	return 0;
+}
