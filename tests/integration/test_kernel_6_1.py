@@ -77,6 +77,11 @@ EXPECT = {
     # System-wide, it waits for Go, Java or Python programs to exec.
     "gclat": Expect(chooses={"program starts": "tp_btf"},
                     offers=("tp_btf", "raw_tp", "tracepoint")),
+    # The Go tools too: uprobes on the runtime, and programs starting.
+    "chanlat": Expect(chooses={"program starts": "tp_btf"},
+                      offers=("tp_btf", "raw_tp", "tracepoint")),
+    "goroutines": Expect(chooses={"program starts": "tp_btf"},
+                         offers=("tp_btf", "raw_tp", "tracepoint")),
 }
 METHODS = ("fentry", "fexit", "kprobe", "kretprobe", "tp_btf", "raw_tp", "tracepoint")
 # Forcing kprobe moves the starts to kprobes, kretprobe the ends.
@@ -105,6 +110,9 @@ except vm.Unavailable as e:
 XFS_FUNCS = ("xfs_file_read_iter", "xfs_file_write_iter", "xfs_file_open", "xfs_file_fsync")
 TCPCONNECT_FIELDS = {"ts_ns", "pid", "tid", "comm", "uid", "af", "saddr", "sport", "daddr",
                      "dport", "outcome", "latency_ns", "container"}
+# chan_block: sends each blocked CHAN_DELAY_MS by a slow receiver, and
+# selects each waiting as long for their only case.
+CHAN_SENDS, CHAN_SELECTS, CHAN_DELAY_MS = 5, 3, 100
 SLEEP_NS = 1234567	# distinctive: no other sleep in the guest asks for it
 SLEEPS = 3
 # The ext4 image: a file that exists before boot (read from the disk, not
@@ -181,6 +189,10 @@ def plan():
         p.spawn("gc", "force_gc", GC_CYCLES)
         p.trace("gclat:go", until_done("gc") + " && cat /tmp/gc.pid",
                 *traced("gc", "gclat", "-v", "-o", "json"))
+    if "chanlat" in TOOLS and "chan_block" in WORKLOADS:
+        p.spawn("chans", "chan_block", CHAN_SENDS, CHAN_SELECTS, CHAN_DELAY_MS, "/dev/null")
+        p.trace("chanlat:go", until_done("chans") + " && cat /tmp/chans.pid",
+                *traced("chans", "chanlat", "-v", "-o", "json"))
     return p
 
 
@@ -473,3 +485,21 @@ def test_gclat_counts_go_collections(guest):
     for e in events:
         assert (e["runtime"], e["comm"], e["container"]) == ("go", "force_gc", ""), e
         assert e["duration_ns"] >= e["pause_ns"] > 0, e
+
+
+@pytest.mark.skipif("chanlat" not in TOOLS or "chan_block" not in WORKLOADS, reason="not built")
+def test_chanlat_times_blocked_channel_operations(guest):
+    """chan_block's sends and selects block CHAN_DELAY_MS each: counted per
+    call site from uprobes on the runtime's entries and return
+    instructions, timed from park to ready."""
+    tool, workload = traced_run(guest, "chanlat:go")
+    pid = int(workload.lines()[-1])
+    assert f"/proc/{pid}/exe" in tool.err and chosen(tool.err) == {}, tool.err
+    rows = [r for r in map(json.loads, tool.lines()) if r["pid"] == pid]
+    by_op = {(r["op"], r["site"].split(" ")[0]): r for r in rows}
+    for (op, site), n in ((("send", "main.sender"), CHAN_SENDS),
+                          (("select", "main.selecter"), CHAN_SELECTS)):
+        r = by_op[(op, site)]
+        assert r["count"] == r["blocked_count"] == n, rows
+        assert r["total_blocked_ns"] >= n * CHAN_DELAY_MS * 950_000, r
+        assert r["max_blocked_ns"] >= CHAN_DELAY_MS * 950_000, r
