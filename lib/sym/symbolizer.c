@@ -54,7 +54,7 @@ struct sonde_symbolizer {
 	struct symtab names;
 };
 
-static bool kernel_symbols_ready(struct sonde_symbolizer *sym);
+static void kernel_reader_join(struct sonde_symbolizer *sym);
 
 static int64_t now_ns(void)
 {
@@ -107,7 +107,7 @@ void sonde_symbolizer_free(struct sonde_symbolizer *sym)
 	/* A tool that ends before looking anything up does not wait for
 	 * the rest of kallsyms. */
 	atomic_store(&sym->kernel_unwanted, true);
-	kernel_symbols_ready(sym);
+	kernel_reader_join(sym);
 	symtab_free(&sym->kernel);
 	symtab_free(&sym->names);
 	free(sym);
@@ -141,16 +141,21 @@ bool sonde_sym_kernel_load(struct sonde_symbolizer *sym)
 	return sym->kallsyms || sym->kernel_ok;
 }
 
-/* The kernel's symbols, once read; false when there are none. */
-static bool kernel_symbols_ready(struct sonde_symbolizer *sym)
+static void kernel_reader_join(struct sonde_symbolizer *sym)
 {
-	if (!sym->kernel_tried)
-		sonde_sym_kernel_load(sym);
 	if (sym->kallsyms) {
 		pthread_join(sym->kernel_reader, NULL);
 		fclose(sym->kallsyms);
 		sym->kallsyms = NULL;
 	}
+}
+
+/* The kernel's symbols, once read; false when there are none. */
+static bool kernel_symbols_ready(struct sonde_symbolizer *sym)
+{
+	if (!sym->kernel_tried)
+		sonde_sym_kernel_load(sym);
+	kernel_reader_join(sym);
 	return sym->kernel_ok;
 }
 
