@@ -281,11 +281,24 @@ __noinline int build_path(struct fsslower_event *e, __u64 file_addr)
 	return 0;
 }
 
+/* An event is built here and sent with only the part of its path buffer
+ * in use: paths are mostly a few dozen bytes of the 1 KB, and the ring
+ * buffer held only ~230 full-size events (lost within a few ms whenever
+ * user space was off the CPU). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fsslower_event);
+} event_scratch SEC(".maps");
+
 static __always_inline void emit(const struct op_start *start, struct file *file, __s64 ret,
 				 __u64 now, __u64 latency_ns)
 {
-	struct fsslower_event *e = sonde_event_reserve(sizeof(*e));
+	__u32 zero = 0;
+	struct fsslower_event *e = bpf_map_lookup_elem(&event_scratch, &zero);
 	__u64 id = bpf_get_current_pid_tgid();
+	__u64 size;
 	long n;
 
 	if (!e)
@@ -311,7 +324,11 @@ static __always_inline void emit(const struct op_start *start, struct file *file
 			e->path_flags = FSSLOWER_PATH_USER;
 		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	size = offsetof(struct fsslower_event, path) + e->path_len;
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&events, e, size, 0))
+		sonde_stat_inc(SONDE_STAT_LOST_EVENTS);
 }
 
 static __always_inline int finish_op(__s64 ret)

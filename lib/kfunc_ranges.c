@@ -128,18 +128,6 @@ struct sonde_kfunc_ranges *sonde_kfunc_ranges_read(FILE *f, const char *const *n
 	return out;
 }
 
-struct sonde_kfunc_ranges *sonde_kfunc_ranges_load(const char *const *names, size_t n_names)
-{
-	FILE *f = fopen("/proc/kallsyms", "re");
-	struct sonde_kfunc_ranges *r;
-
-	if (!f)
-		return NULL;
-	r = sonde_kfunc_ranges_read(f, names, n_names);
-	fclose(f);
-	return r;
-}
-
 size_t sonde_kfunc_ranges_count(const struct sonde_kfunc_ranges *r)
 {
 	return r ? r->n : 0;

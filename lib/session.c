@@ -567,8 +567,10 @@ static void handle_fd(struct sonde_session *s, int fd, uint32_t events)
 		if (events & (EPOLLERR | EPOLLHUP))
 			s->stop = true;
 	} else if (s->rb && fd == ring_buffer__epoll_fd(s->rb)) {
+		sonde_out_hold();
 		if (ring_buffer__consume(s->rb) < 0 && !s->stop)
 			s->status = SONDE_EXIT_RUNTIME;
+		sonde_out_release();
 	} else {
 		for (size_t i = 0; i < args->n_pids; i++) {
 			if (s->pidfds[i] != fd)
@@ -703,8 +705,11 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 	}
 	detach_all(&s);
 	/* What the kernel produced before detach still counts. */
-	if (s.rb && !sonde_out_closed())
+	if (s.rb && !sonde_out_closed()) {
+		sonde_out_hold();
 		ring_buffer__consume(s.rb);
+		sonde_out_release();
+	}
 	if (rc == 0 && cfg->on_end && !sonde_out_closed() && cfg->on_end(cfg->ctx) < 0)
 		rc = SONDE_EXIT_RUNTIME;
 	if (s.loaded) {

@@ -1,6 +1,7 @@
 /* sonde-fsslower: which file operations are slow, or how their latencies
  * are distributed. */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,10 +119,11 @@ static bool op_moves_bytes(unsigned op)
 	return op == FSSLOWER_READ || op == FSSLOWER_WRITE;
 }
 
-/* The BPF side stores path components leaf first; join them root first. */
-static size_t assemble_path(const struct fsslower_event *e, char *out, size_t size)
+/* The BPF side stores path components leaf first; join them root first.
+ * The event carries `avail` bytes of its path buffer. */
+static size_t assemble_path(const struct fsslower_event *e, size_t avail, char *out, size_t size)
 {
-	size_t len = e->path_len < FSSLOWER_PATH_BUF ? e->path_len : FSSLOWER_PATH_BUF;
+	size_t len = e->path_len < avail ? e->path_len : avail;
 	const char *parts[FSSLOWER_PATH_BUF / 2];
 	size_t n = 0, o = 0;
 
@@ -229,10 +231,12 @@ static int on_event(void *ctx, const void *data, size_t size)
 	size_t path_len;
 	uint64_t wall;
 
-	if (size < sizeof(*e) || e->op >= FSSLOWER_N_OPS)
+	/* Events end where their path does. */
+	if (size < offsetof(struct fsslower_event, path) || size > sizeof(*e) ||
+	    e->op >= FSSLOWER_N_OPS)
 		return 0;
 	wall = sonde_mono_to_wall_ns(e->ts_ns);
-	path_len = assemble_path(e, path, sizeof(path));
+	path_len = assemble_path(e, size - offsetof(struct fsslower_event, path), path, sizeof(path));
 	if (t->args.format == SONDE_FMT_JSON)
 		return print_json(t, e, wall, path, path_len);
 	return print_table(t, e, wall, path);

@@ -45,6 +45,7 @@ static const char *const path_funcs[N_PATH_FUNCS] = {
 
 struct oomkill {
 	struct sonde_args args;
+	FILE *kallsyms;		/* until oom_funcs is read from it */
 	struct sonde_kfunc_ranges *oom_funcs;
 	bool one_memory_node;	/* no cpuset or mempolicy constraint possible */
 	struct sonde_table table;
@@ -60,18 +61,32 @@ static const char *const constraint_names[] = {
 	[OOMKILL_CONSTRAINT_MEMCG] = "memcg",
 };
 
+/* Read at the first kill that needs them: reading kallsyms takes about
+ * 45 ms, most of this tool's start-up, and OOM kills are rare. */
+static const struct sonde_kfunc_ranges *oom_funcs(struct oomkill *o)
+{
+	if (o->kallsyms) {
+		o->oom_funcs = sonde_kfunc_ranges_read(o->kallsyms, path_funcs, N_PATH_FUNCS);
+		fclose(o->kallsyms);
+		o->kallsyms = NULL;
+		sonde_info(1, "%zu kernel OOM-path function ranges known for the constraint",
+			   sonde_kfunc_ranges_count(o->oom_funcs));
+	}
+	return o->oom_funcs;
+}
+
 /* On the tracepoint path the kernel's verdict is out of reach; the stack
  * tells a memcg charge from the page allocator. The page allocator's OOM
  * is system-wide unless a cpuset or a memory policy narrowed the nodes,
  * which cannot happen with a single memory node. */
-static enum oomkill_constraint constraint_from_stack(const struct oomkill *o,
+static enum oomkill_constraint constraint_from_stack(struct oomkill *o,
 						     const struct oomkill_event *e)
 {
 	bool out_of_memory = false;
 	int n = e->stack_bytes > 0 ? e->stack_bytes / 8 : 0;
 
 	for (int i = 0; i < n && i < OOMKILL_STACK_DEPTH; i++) {
-		int fn = sonde_kfunc_ranges_find(o->oom_funcs, e->stack[i]);
+		int fn = sonde_kfunc_ranges_find(oom_funcs(o), e->stack[i]);
 
 		if (fn >= 0 && fn < FN_OUT_OF_MEMORY)
 			return OOMKILL_CONSTRAINT_MEMCG;
@@ -83,7 +98,7 @@ static enum oomkill_constraint constraint_from_stack(const struct oomkill *o,
 	return OOMKILL_CONSTRAINT_UNKNOWN;
 }
 
-static const char *constraint_of(const struct oomkill *o, const struct oomkill_event *e)
+static const char *constraint_of(struct oomkill *o, const struct oomkill_event *e)
 {
 	enum oomkill_constraint c = e->constraint;
 
@@ -337,11 +352,10 @@ static int setup(void *ctx, struct sonde_session_config *cfg)
 	o->skel->rodata->page_kb = sysconf(_SC_PAGESIZE) / 1024;
 	task_proto = mark_victim_passes_task();
 	sonde_info(1, "oom:mark_victim passes the victim's %s", task_proto ? "task" : "pid");
-	/* Read now: kallsyms shows addresses only while we hold CAP_SYSLOG,
-	 * which the session drops once attached. */
-	o->oom_funcs = sonde_kfunc_ranges_load(path_funcs, N_PATH_FUNCS);
-	sonde_info(1, "%zu kernel OOM-path function ranges known for the constraint",
-		   sonde_kfunc_ranges_count(o->oom_funcs));
+	/* Opened now, read later: kallsyms shows addresses only to a file
+	 * opened with CAP_SYSLOG, which the session drops once attached, and
+	 * the kernel decides that at open. */
+	o->kallsyms = fopen("/proc/kallsyms", "re");
 	o->one_memory_node = one_memory_node();
 	sonde_table_init(&o->table, columns, N_COLS, stdout);
 	*cfg = (struct sonde_session_config){
@@ -361,6 +375,8 @@ static void teardown(void *ctx)
 	struct oomkill *o = ctx;
 
 	sonde_kfunc_ranges_free(o->oom_funcs);
+	if (o->kallsyms)
+		fclose(o->kallsyms);
 	oomkill_bpf__destroy(o->skel);
 	sonde_json_free(&o->json);
 }

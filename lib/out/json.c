@@ -77,6 +77,15 @@ void sonde_json_escape(struct sonde_json *j, const char *str, size_t len)
 		unsigned char c = s[i];
 		size_t n;
 
+		/* Most strings are plain printable ASCII: copy such runs whole. */
+		for (n = 0; i + n < len && s[i + n] >= 0x20 && s[i + n] < 0x7f &&
+			    s[i + n] != '"' && s[i + n] != '\\'; n++)
+			;
+		if (n) {
+			put(j, (const char *)s + i, n);
+			i += n;
+			continue;
+		}
 		if (c == '"' || c == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)c;
@@ -146,20 +155,35 @@ void sonde_json_str(struct sonde_json *j, const char *k, const char *v)
 	sonde_json_strn(j, k, v, strlen(v));
 }
 
+/* Decimal digits of v, written backwards from the end of num[24]; returns
+ * where they start. (snprintf took a third of an event's formatting.) */
+static char *decimal(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
 void sonde_json_u64(struct sonde_json *j, const char *k, uint64_t v)
 {
-	char num[24];
+	char num[24], *end = num + sizeof(num), *start = decimal(end, v);
 
 	key(j, k);
-	put(j, num, snprintf(num, sizeof(num), "%" PRIu64, v));
+	put(j, start, end - start);
 }
 
 void sonde_json_i64(struct sonde_json *j, const char *k, int64_t v)
 {
-	char num[24];
+	char num[24], *end = num + sizeof(num);
+	/* The magnitude as unsigned: -INT64_MIN does not fit an int64_t. */
+	char *start = decimal(end, v < 0 ? -(uint64_t)v : (uint64_t)v);
 
+	if (v < 0)
+		*--start = '-';
 	key(j, k);
-	put(j, num, snprintf(num, sizeof(num), "%" PRId64, v));
+	put(j, start, end - start);
 }
 
 void sonde_json_double(struct sonde_json *j, const char *k, double v)

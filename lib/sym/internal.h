@@ -2,7 +2,9 @@
 #ifndef SONDE_SYM_INTERNAL_H
 #define SONDE_SYM_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -84,9 +86,12 @@ void frame_cache_free(struct frame_cache *c);
 
 /* ---- kernel (kallsyms.c) ---- */
 
-/* Loads <proc>/kallsyms text symbols; false when unreadable or hidden
- * (all addresses zero under kptr_restrict). */
-bool kallsyms_load(struct symtab *t, const char *proc_root);
+/* Opens <proc>/kallsyms; NULL when unreadable or hidden (all addresses
+ * zero under kptr_restrict). */
+FILE *kallsyms_open(const char *proc_root);
+/* Loads its text symbols; false when none had an address. Stops early
+ * once *stop (if given) is set. */
+bool kallsyms_read(struct symtab *t, FILE *f, const atomic_bool *stop);
 
 /* ---- ELF files (elf_file.c, debug_file.c, dwarf_frames.c) ---- */
 

@@ -12,19 +12,43 @@ static bool is_text(char type)
 	return type == 't' || type == 'T' || type == 'w' || type == 'W';
 }
 
-bool kallsyms_load(struct symtab *t, const char *proc_root)
+FILE *kallsyms_open(const char *proc_root)
 {
-	char path[4096], *line = NULL, *mod_name = NULL;
-	const char *module = NULL;
-	size_t cap = 0;
-	bool any_address = false;
+	char path[4096], line[512];
+	uint64_t text_addr = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/kallsyms", proc_root);
 	f = fopen(path, "re");
 	if (!f)
-		return false;
-	while (getline(&line, &cap, f) > 0) {
+		return NULL;
+	/* Under kptr_restrict every address reads 0. The first text symbol
+	 * tells: per-CPU symbols listed before it start at 0 anyway. */
+	while (fgets(line, sizeof(line), f)) {
+		char *end;
+		uint64_t addr = strtoull(line, &end, 16);
+
+		if (end != line && end[0] == ' ' && end[1] && is_text(end[1])) {
+			text_addr = addr;
+			break;
+		}
+	}
+	if (!text_addr || fseek(f, 0, SEEK_SET)) {
+		fclose(f);
+		return NULL;
+	}
+	return f;
+}
+
+bool kallsyms_read(struct symtab *t, FILE *f, const atomic_bool *stop)
+{
+	char *line = NULL, *mod_name = NULL;
+	const char *module = NULL;
+	size_t cap = 0;
+	bool any_address = false;
+
+	while ((!stop || !atomic_load_explicit(stop, memory_order_relaxed)) &&
+	       getline(&line, &cap, f) > 0) {
 		char *name, *end, *tab, type;
 		uint64_t addr = strtoull(line, &end, 16);
 
@@ -54,7 +78,6 @@ bool kallsyms_load(struct symtab *t, const char *proc_root)
 			break;
 	}
 	free(line);
-	fclose(f);
 	if (!any_address) {
 		symtab_free(t);
 		return false;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +36,18 @@ struct sonde_symbolizer {
 	bool kernel_tried;
 	bool kernel_ok;
 	struct symtab kernel;
+	/* kallsyms being read into kernel by kernel_reader */
+	FILE *kallsyms;
+	pthread_t kernel_reader;
+	atomic_bool kernel_unwanted;	/* freed before any lookup: stop reading */
 	struct sym_elf *elves;
 	struct process *procs[PROC_BUCKETS];
 	/* Module names, paths and JIT names: frames point at them, so they
 	 * live as long as the symbolizer, even past sonde_sym_forget(). */
 	struct sym_strings names;
 };
+
+static void kernel_reader_join(struct sonde_symbolizer *sym);
 
 static int64_t now_ns(void)
 {
@@ -90,6 +97,10 @@ void sonde_symbolizer_free(struct sonde_symbolizer *sym)
 		sym->elves = e->next;
 		sym_elf_free(e);
 	}
+	/* A tool that ends before looking anything up does not wait for
+	 * the rest of kallsyms. */
+	atomic_store(&sym->kernel_unwanted, true);
+	kernel_reader_join(sym);
 	symtab_free(&sym->kernel);
 	sym_strings_free(&sym->names);
 	free(sym);
@@ -97,12 +108,47 @@ void sonde_symbolizer_free(struct sonde_symbolizer *sym)
 
 /* ---- kernel ---- */
 
+static void *read_kernel_symbols(void *arg)
+{
+	struct sonde_symbolizer *sym = arg;
+
+	sym->kernel_ok = kallsyms_read(&sym->kernel, sym->kallsyms, &sym->kernel_unwanted);
+	return NULL;
+}
+
+/* Reading kallsyms (120k lines, ~45 ms of system time) was most of a
+ * stack tool's start-up. The file is opened here, while the caller holds
+ * CAP_SYSLOG, and read on a thread of its own while the tool loads and
+ * attaches its programs; the first lookup waits for it. */
 bool sonde_sym_kernel_load(struct sonde_symbolizer *sym)
 {
-	if (!sym->kernel_tried) {
-		sym->kernel_tried = true;
-		sym->kernel_ok = kallsyms_load(&sym->kernel, sym->proc);
+	if (sym->kernel_tried)
+		return sym->kallsyms || sym->kernel_ok;
+	sym->kernel_tried = true;
+	sym->kallsyms = kallsyms_open(sym->proc);
+	if (sym->kallsyms && pthread_create(&sym->kernel_reader, NULL, read_kernel_symbols, sym)) {
+		read_kernel_symbols(sym);
+		fclose(sym->kallsyms);
+		sym->kallsyms = NULL;
 	}
+	return sym->kallsyms || sym->kernel_ok;
+}
+
+static void kernel_reader_join(struct sonde_symbolizer *sym)
+{
+	if (sym->kallsyms) {
+		pthread_join(sym->kernel_reader, NULL);
+		fclose(sym->kallsyms);
+		sym->kallsyms = NULL;
+	}
+}
+
+/* The kernel's symbols, once read; false when there are none. */
+static bool kernel_symbols_ready(struct sonde_symbolizer *sym)
+{
+	if (!sym->kernel_tried)
+		sonde_sym_kernel_load(sym);
+	kernel_reader_join(sym);
 	return sym->kernel_ok;
 }
 
@@ -113,7 +159,7 @@ size_t sonde_sym_kernel(struct sonde_symbolizer *sym, uint64_t addr,
 
 	if (!max)
 		return 0;
-	s = sonde_sym_kernel_load(sym) ? symtab_find(&sym->kernel, addr) : NULL;
+	s = kernel_symbols_ready(sym) ? symtab_find(&sym->kernel, addr) : NULL;
 	frames[0] = (struct sonde_frame){
 		.function = s ? s->name : NULL,
 		.offset = s ? addr - s->addr : 0,

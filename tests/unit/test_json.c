@@ -1,4 +1,7 @@
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <sonde/out.h>
 
@@ -96,11 +99,60 @@ static void doubles(void)
 	sonde_json_free(&j);
 }
 
+static void integers(void)
+{
+	struct sonde_json j = {0};
+
+	sonde_json_begin(&j);
+	sonde_json_u64(&j, "zero", 0);
+	sonde_json_u64(&j, "max", UINT64_MAX);
+	sonde_json_i64(&j, "min", INT64_MIN);
+	sonde_json_i64(&j, "neg", -7);
+	sonde_json_i64(&j, "pos", 1234567890);
+	j.buf[j.len] = 0;
+	CHECK_STR(j.buf, "{\"zero\":0,\"max\":18446744073709551615,"
+			 "\"min\":-9223372036854775808,\"neg\":-7,\"pos\":1234567890");
+	sonde_json_free(&j);
+}
+
+/* Held, lines wait in the stream's buffer; released, they are written. */
+static void held_flushes(void)
+{
+	struct sonde_json j = {0};
+	char buf[64];
+	int fds[2];
+	FILE *w;
+
+	CHECK(pipe(fds) == 0);
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	w = fdopen(fds[1], "w");
+	sonde_out_hold();
+	for (int i = 0; i < 2; i++) {
+		sonde_json_begin(&j);
+		sonde_json_u64(&j, "n", i);
+		CHECK(sonde_json_emit(&j, w) == 0);
+	}
+	CHECK(read(fds[0], buf, sizeof(buf)) < 0);
+	CHECK(sonde_out_release() == 0);
+	CHECK(read(fds[0], buf, sizeof(buf)) == 16);
+	CHECK(memcmp(buf, "{\"n\":0}\n{\"n\":1}\n", 16) == 0);
+	/* Not held: each line at once. */
+	sonde_json_begin(&j);
+	sonde_json_u64(&j, "n", 2);
+	CHECK(sonde_json_emit(&j, w) == 0);
+	CHECK(read(fds[0], buf, sizeof(buf)) == 8);
+	sonde_json_free(&j);
+	fclose(w);
+	close(fds[0]);
+}
+
 int main(void)
 {
 	RUN(escapes);
 	RUN(utf8);
 	RUN(objects);
 	RUN(doubles);
+	RUN(integers);
+	RUN(held_flushes);
 	return CHECK_DONE();
 }

@@ -422,6 +422,43 @@ static void kernel_symbols_hidden(void)
 	fixture_tree_remove(dir);
 }
 
+/* Loaded ahead (on its own thread) as a tool does before dropping
+ * capabilities: per-CPU symbols at 0 listed first do not look hidden, and
+ * lookups wait for the reading. */
+static void kernel_symbols_ahead(void)
+{
+	char *dir = proc_with_kallsyms("0000000000000000 A fixed_percpu_data\n"
+				       "0000000000001000 A cpu_number\n"
+				       "ffffffff81000000 T _stext\n"
+				       "ffffffff81000300 T schedule\n");
+	char *hidden = proc_with_kallsyms("0000000000000000 A fixed_percpu_data\n"
+					  "0000000000000000 T _stext\n");
+	struct sonde_symbolizer *k = sonde_symbolizer_new(), *h = sonde_symbolizer_new();
+	struct sonde_symbolizer *unused = sonde_symbolizer_new();
+	struct sonde_frame f;
+
+	CHECK(dir && hidden && k && h && unused);
+	if (!dir || !hidden || !k || !h || !unused)
+		return;
+	sonde_symbolizer_set_proc(k, dir);
+	sonde_symbolizer_set_proc(h, hidden);
+	sonde_symbolizer_set_proc(unused, dir);
+	CHECK(sonde_sym_kernel_load(k));
+	CHECK(sonde_sym_kernel_load(k));
+	CHECK(!sonde_sym_kernel_load(h));
+	CHECK(sonde_sym_kernel_load(unused));
+	CHECK_U64(sonde_sym_kernel(k, 0xffffffff81000310ull, &f, 1), 1);
+	CHECK_STR(format(&f, SONDE_FRAME_OFFSET), "schedule+0x10");
+	sonde_sym_kernel(h, 0xffffffff81000310ull, &f, 1);
+	CHECK_STR(format(&f, 0), "[unknown] ([kernel]+0xffffffff81000310)");
+	/* Freed before any lookup: the reading is abandoned, nothing leaks. */
+	sonde_symbolizer_free(unused);
+	sonde_symbolizer_free(k);
+	sonde_symbolizer_free(h);
+	fixture_tree_remove(dir);
+	fixture_tree_remove(hidden);
+}
+
 static void format_truncates(void)
 {
 	struct sonde_frame f = {.function = "a_rather_long_function_name", .offset = 0x10,
@@ -451,6 +488,7 @@ int main(void)
 	RUN(jit_perf_map);
 	RUN(kernel_symbols);
 	RUN(kernel_symbols_hidden);
+	RUN(kernel_symbols_ahead);
 	RUN(format_truncates);
 	RUN(code_kinds);
 	sonde_symbolizer_free(sym);

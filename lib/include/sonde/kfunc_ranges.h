@@ -19,8 +19,6 @@ struct sonde_kfunc_ranges;
  * NULL only when out of memory. */
 struct sonde_kfunc_ranges *sonde_kfunc_ranges_read(FILE *kallsyms, const char *const *names,
 						   size_t n_names);
-/* The same from /proc/kallsyms; NULL when it cannot be read. */
-struct sonde_kfunc_ranges *sonde_kfunc_ranges_load(const char *const *names, size_t n_names);
 /* How many ranges were found (a function may have several). */
 size_t sonde_kfunc_ranges_count(const struct sonde_kfunc_ranges *r);
 /* The index in names of the function holding addr, or -1. */

@@ -14,6 +14,11 @@
 bool sonde_out_closed(void);
 /* Flushes a stream; a failure marks the output closed and returns -1. */
 int sonde_out_flush(FILE *f);
+/* Puts flushes off until sonde_out_release(), which does the one still
+ * due: a burst of events is written with a few write()s rather than one
+ * per line, and no line waits longer than the burst. */
+void sonde_out_hold(void);
+int sonde_out_release(void);
 
 /* ---- JSON Lines ---- */
 

@@ -46,7 +46,8 @@ void sonde_symbolizer_free(struct sonde_symbolizer *sym);
 /* Where /proc is read from ("/proc" by default); for tests. */
 void sonde_symbolizer_set_proc(struct sonde_symbolizer *sym, const char *proc_root);
 
-/* Reads the kernel's symbols now; later lookups load them on first use.
+/* Starts reading the kernel's symbols (on a thread of its own; the first
+ * lookup waits for it); without this call, the first lookup reads them.
  * /proc/kallsyms shows addresses only to a reader with CAP_SYSLOG when it
  * is opened, so a tool calls this before dropping capabilities. Returns
  * false when they are hidden or unreadable (frames are then unknown). */
