@@ -211,3 +211,17 @@ bool sonde_same_file(int fd, const char *path)
 
 	return !fstat(fd, &a) && !stat(path, &b) && same_inode(&a, &b);
 }
+
+void sonde_comm_of(pid_t pid, char comm[16])
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	comm[0] = 0;
+	f = fopen(path, "re");
+	if (f && fgets(comm, 16, f))
+		comm[strcspn(comm, "\n")] = 0;
+	if (f)
+		fclose(f);
+}

@@ -84,20 +84,6 @@ const struct sonde_rt_file *sonde_rt_targets_file(const struct sonde_rt_targets 
 	return i < t->n_files ? &t->files[i] : NULL;
 }
 
-void sonde_comm_of(pid_t pid, char comm[16])
-{
-	char path[64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	comm[0] = 0;
-	f = fopen(path, "re");
-	if (f && fgets(comm, 16, f))
-		comm[strcspn(comm, "\n")] = 0;
-	if (f)
-		fclose(f);
-}
-
 static bool same_version(const struct file_id *a, const struct sonde_rt_file *f)
 {
 	return a->dev == f->dev && a->ino == f->ino && a->mtime.tv_sec == f->mtime.tv_sec &&

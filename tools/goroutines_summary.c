@@ -10,6 +10,7 @@
 
 #include <sonde/clock.h>
 #include <sonde/log.h>
+#include <sonde/proc_open.h>
 #include <sonde/runtime_targets.h>
 #include <sonde/sym.h>
 

@@ -15,6 +15,7 @@
 #include <sonde/kfunc_ranges.h>
 #include <sonde/log.h>
 #include <sonde/out.h>
+#include <sonde/proc_open.h>
 #include <sonde/session.h>
 #include <sonde/tool_main.h>
 #include <sonde/tp_proto.h>
@@ -139,21 +140,6 @@ static bool read_loadavg(double avg[3])
 
 /* Without the victim's task at hand (pid-only mark_victim), its name is
  * read while the killed process still exists, if it does. */
-static void comm_of_pid(pid_t pid, char comm[16])
-{
-	char path[64];
-	FILE *f;
-
-	comm[0] = 0;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	if (fgets(comm, 16, f))
-		comm[strcspn(comm, "\n")] = 0;
-	fclose(f);
-}
-
 enum { COL_TIME, COL_TPID, COL_TCOMM, COL_VPID, COL_VCOMM, COL_RSS, COL_CONSTRAINT,
        COL_MEMCG, N_COLS };
 
@@ -274,7 +260,7 @@ static int on_event(void *ctx, const void *data, size_t size)
 	if (e->flags & OOMKILL_HAVE_VICTIM)
 		snprintf(victim_comm, sizeof(victim_comm), "%.16s", e->victim_comm);
 	else
-		comm_of_pid(e->victim_pid, victim_comm);
+		sonde_comm_of(e->victim_pid, victim_comm);
 	if (o->args.format == SONDE_FMT_JSON)
 		return print_json(o, &r);
 	return print_table(o, &r);

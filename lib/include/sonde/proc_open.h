@@ -67,4 +67,7 @@ int sonde_open_proc_path(const char *path, int flags);
  * file open at fd: before handing path to an API that opens it itself. */
 bool sonde_same_file(int fd, const char *path);
 
+/* Process pid's name from /proc/PID/comm ("" if gone). */
+void sonde_comm_of(pid_t pid, char comm[16]);
+
 #endif

@@ -102,7 +102,4 @@ void sonde_rt_targets_program_started(struct sonde_rt_targets *t, pid_t pid);
 size_t sonde_rt_targets_count(const struct sonde_rt_targets *t);
 const struct sonde_rt_file *sonde_rt_targets_file(const struct sonde_rt_targets *t, size_t i);
 
-/* Process pid's name ("" if gone). */
-void sonde_comm_of(pid_t pid, char comm[16]);
-
 #endif
