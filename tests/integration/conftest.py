@@ -30,6 +30,20 @@ def kill_leftover_tools():
             tool.proc.wait()
 
 
+@pytest.fixture
+def spawn():
+    """spawn(Class, *args): a harness.LineWorkload (subclass) started for
+    this test, killed after it if still running."""
+    started = []
+
+    def start(cls, *args, **kw):
+        started.append(cls(*args, **kw))
+        return started[-1]
+    yield start
+    for w in started:
+        w.kill()
+
+
 def npm_binary(tmp_path_factory, package, version, relpath):
     """A file of an npm package (e.g. esbuild's Go binary), installed into a
     fresh prefix with its own cache; skips, saying why, if npm cannot fetch

@@ -6,12 +6,15 @@ every wait is for a condition, with a generous timeout for slow machines."""
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
 import time
 import uuid
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("SONDE_BUILD", ROOT / "build"))
@@ -25,6 +28,64 @@ def tool_path(name):
 
 def workload_path(name):
     return BUILD / "tests" / "workloads" / name
+
+
+def go_build(src, out, flags=()):
+    """Builds the Go program src into out with Debian's Go: offline, static,
+    caches in out's directory. Skips the test when there is no Go."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("no Go toolchain (golang-go) installed")
+    d = Path(out).parent
+    env = dict(os.environ, HOME=str(d), GOCACHE=str(d / "cache"), GOPATH=str(d / "gopath"),
+               GO111MODULE="off", GOTOOLCHAIN="local", CGO_ENABLED="0", GOFLAGS="")
+    subprocess.run([go, "build", *flags, "-o", str(out), str(src)], env=env, check=True,
+                   timeout=600, cwd=d)
+    return Path(out)
+
+
+def marker_line(source, marker):
+    """The number of the line of source ending in the comment LINE:marker."""
+    for number, text in enumerate(Path(source).read_text().splitlines(), 1):
+        if text.rstrip().endswith(f"// LINE:{marker}"):
+            return number
+    raise AssertionError(f"no LINE:{marker} in {source}")
+
+
+class LineWorkload:
+    """A workload driven by lines: it is told what to do on stdin and says
+    what it did on stdout (errors on stderr). The `spawn` fixture kills
+    what a test leaves running."""
+
+    def __init__(self, argv, env=None):
+        self.proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env)
+        self.pid = self.proc.pid
+
+    def wait_line(self, word):
+        """The rest of the first line from now starting with word."""
+        while True:
+            line = self.proc.stdout.readline()
+            assert line, f"workload ended before '{word}': {self.proc.stderr.read()}"
+            if line.startswith(word):
+                return line[len(word):].strip()
+
+    def say(self, text=""):
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def finish(self, timeout=60):
+        """Closes its stdin, waits for it to exit; returns its stderr."""
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout)
+        return self.proc.stderr.read()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def wait_for(predicate, timeout=30.0, what="condition"):

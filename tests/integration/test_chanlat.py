@@ -9,16 +9,16 @@ selects (selectnbsend, selectnbrecv). Then the
 targets (--binary, system-wide following new programs through each attach
 method of sched_process_exec), --hist, --sched, -i, a target that is not
 Go, a hostile source file name, and a current esbuild release from npm."""
-import os
+import itertools
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from harness import ROOT, Tool, run, wait_for
+from conftest import npm_binary
+from harness import ROOT, LineWorkload, Tool, go_build, marker_line, run, wait_for
 
 SOURCE = ROOT / "tests" / "workloads" / "chan" / "chan_block.go"
 FIELDS = {"pid", "op", "site", "chan", "count", "blocked_count", "total_blocked_ns",
@@ -27,79 +27,42 @@ N, M, D_MS = 8, 4, 40
 D_NS = D_MS * 1_000_000
 
 
-def marker_line(marker, source=SOURCE):
-    for number, text in enumerate(Path(source).read_text().splitlines(), 1):
-        if text.rstrip().endswith(f"// LINE:{marker}"):
-            return number
-    raise AssertionError(f"no LINE:{marker} in {source}")
-
-
-def go_build(go, src, out, flags, d):
-    env = dict(os.environ, HOME=str(d), GOCACHE=str(d / "cache"), GOPATH=str(d / "gopath"),
-               GO111MODULE="off", GOTOOLCHAIN="local", CGO_ENABLED="0", GOFLAGS="")
-    subprocess.run([go, "build", *flags, "-o", str(out), str(src)], env=env, check=True,
-                   timeout=600, cwd=d)
-    return out
+def line(marker):
+    return marker_line(SOURCE, marker)
 
 
 @pytest.fixture(scope="module")
 def go_binaries(tmp_path_factory):
     """chan_block built by Debian's Go with DWARF and stripped (-s -w)."""
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("no Go toolchain (golang-go) installed")
     d = tmp_path_factory.mktemp("go")
-    return {"dwarf": go_build(go, SOURCE, d / "chan_block_dwarf", [], d),
-            "stripped": go_build(go, SOURCE, d / "chan_block_stripped", ["-ldflags=-s -w"], d)}
+    return {"dwarf": go_build(SOURCE, d / "chan_block_dwarf"),
+            "stripped": go_build(SOURCE, d / "chan_block_stripped", ["-ldflags=-s -w"])}
 
 
-class Workload:
+class Workload(LineWorkload):
     """chan_block: prints its channels and "ready", runs after a line on
     stdin, writes its block profile, prints "done", exits when stdin
     closes."""
 
     def __init__(self, binary, profile, n=N, m=M, d_ms=D_MS):
+        super().__init__([binary, n, m, d_ms, profile])
         self.profile = profile
-        self.proc = subprocess.Popen([str(binary), str(n), str(m), str(d_ms), str(profile)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.pid = self.proc.pid
         self.send_chan = self.wait_line("send-chan")
         self.select_chan = self.wait_line("select-chan")
         self.close_chan = self.wait_line("close-chan")
         self.nb_chan = self.wait_line("nb-chan")
         self.wait_line("ready")
 
-    def wait_line(self, word):
-        while True:
-            line = self.proc.stdout.readline()
-            assert line, f"workload ended before '{word}': {self.proc.stderr.read()}"
-            if line.startswith(word):
-                return line[len(word):].strip()
-
     def run(self):
-        self.proc.stdin.write("\n")
-        self.proc.stdin.flush()
+        self.say()
         self.wait_line("done")
-
-    def finish(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(60)
 
 
 @pytest.fixture
-def workloads(tmp_path):
-    started = []
-
-    def start(binary, **kw):
-        started.append(Workload(binary, tmp_path / f"block-{len(started)}.txt", **kw))
-        return started[-1]
-    yield start
-    for w in started:
-        if w.proc.poll() is None:
-            w.proc.kill()
-            w.proc.wait()
+def workloads(tmp_path, spawn):
+    """workloads(binary, ...): a Workload writing its own block profile."""
+    profiles = (tmp_path / f"block-{i}.txt" for i in itertools.count())
+    return lambda binary, **kw: spawn(Workload, binary, next(profiles), **kw)
 
 
 def block_profile(path):
@@ -129,12 +92,12 @@ def one(rows, op, site):
 
 
 def check_blocking(rows, w, file="chan_block.go"):
-    send = one(rows, "send", f"main.sender ({file}:{marker_line('send')})")
-    recv = one(rows, "recv", f"main.receiver ({file}:{marker_line('recv')})")
-    sel = one(rows, "select", f"main.selecter ({file}:{marker_line('select')})")
-    recv2 = one(rows, "recv", f"main.waitClose ({file}:{marker_line('recv2')})")
-    nbsend = one(rows, "select", f"main.nonblocking ({file}:{marker_line('nbsend')})")
-    nbrecv = one(rows, "select", f"main.nonblocking ({file}:{marker_line('nbrecv')})")
+    send = one(rows, "send", f"main.sender ({file}:{line('send')})")
+    recv = one(rows, "recv", f"main.receiver ({file}:{line('recv')})")
+    sel = one(rows, "select", f"main.selecter ({file}:{line('select')})")
+    recv2 = one(rows, "recv", f"main.waitClose ({file}:{line('recv2')})")
+    nbsend = one(rows, "select", f"main.nonblocking ({file}:{line('nbsend')})")
+    nbrecv = one(rows, "select", f"main.nonblocking ({file}:{line('nbrecv')})")
     assert send["chan"] == recv["chan"] == w.send_chan
     assert sel["chan"] == w.select_chan
     assert recv2["chan"] == w.close_chan
@@ -168,8 +131,8 @@ def test_sites_counts_and_times_match_block_profile(go_binaries, workloads, buil
     # right before goready), in CPU ticks converted by its estimate of
     # their rate. Ours runs from gopark to ready: within a few percent.
     profile = block_profile(w.profile)
-    for ours, key in ((send, ("main.sender", marker_line("send"))),
-                      (sel, ("main.selecter", marker_line("select")))):
+    for ours, key in ((send, ("main.sender", line("send"))),
+                      (sel, ("main.selecter", line("select")))):
         count, secs = profile[key]
         assert count == ours["blocked_count"], (key, profile)
         theirs = secs * 1e9
@@ -186,7 +149,7 @@ def test_table_hist_and_sched(go_binaries, workloads):
     header = next(l for l in out.splitlines() if l.lstrip().startswith("PID"))
     assert header.split() == ["PID", "OP", "COUNT", "BLOCKED", "TOTAL(ms)", "MAX(ms)", "CHAN",
                               "SITE", "RUN", "RUNLAT(ms)", "RUNMAX(ms)"]
-    send_site = f"main.sender (chan_block.go:{marker_line('send')})"
+    send_site = f"main.sender (chan_block.go:{line('send')})"
     row = next(l for l in out.splitlines() if send_site in l)
     cells = row.split()
     assert cells[:4] == [str(w.pid), "send", str(N), str(N)]
@@ -270,13 +233,10 @@ def test_not_go_is_exit_4(tmp_path):
 def test_hostile_source_file_name(tmp_path, workloads):
     """Sites carry the source file's name, which the target's author
     chose: escaped in JSON, neutralised in the table."""
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("no Go toolchain (golang-go) installed")
     name = 'evil"\x1b[31m.go'
     src = tmp_path / name
     shutil.copy(SOURCE, src)
-    binary = go_build(go, src, tmp_path / "hostile", [], tmp_path)
+    binary = go_build(src, tmp_path / "hostile")
     for fmt in ("json", "table"):
         w = workloads(binary)
         tool = Tool("chanlat", "-o", fmt, "-p", w.pid)
@@ -286,29 +246,14 @@ def test_hostile_source_file_name(tmp_path, workloads):
             check_blocking(rows_of(tool, w.pid), w, file=name)
         else:
             assert "\x1b" not in tool.stdout
-            assert f'main.sender (evil"\\x1b[31m.go:{marker_line("send")})' in tool.stdout
+            assert f'main.sender (evil"\\x1b[31m.go:{line("send")})' in tool.stdout
         w.finish()
 
 
 @pytest.fixture(scope="module")
 def esbuild(tmp_path_factory):
     """The current esbuild from npm: stripped, built by a current Go."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed: cannot fetch esbuild")
-    prefix = tmp_path_factory.mktemp("esbuild")
-    env = dict(os.environ, npm_config_cache=str(prefix / "npm-cache"),
-               npm_config_update_notifier="false")
-    try:
-        r = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix),
-                            "@esbuild/linux-x64"], capture_output=True, text=True, env=env,
-                           timeout=600)
-    except subprocess.TimeoutExpired:
-        pytest.skip("npm install @esbuild/linux-x64 timed out: registry unreachable?")
-    binary = prefix / "node_modules" / "@esbuild" / "linux-x64" / "bin" / "esbuild"
-    if r.returncode != 0 or not binary.exists():
-        pytest.skip(f"npm could not fetch @esbuild/linux-x64: {r.stderr.strip()[-300:]}")
-    return binary
+    return npm_binary(tmp_path_factory, "@esbuild/linux-x64", None, "bin/esbuild")
 
 
 def test_esbuild_bundles_traced(esbuild, tmp_path):

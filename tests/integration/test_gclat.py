@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import PYTHON, ROOT, Tool, run, wait_for
+from harness import PYTHON, ROOT, LineWorkload, Tool, go_build, run, wait_for
 
 WORKLOADS = ROOT / "tests" / "workloads" / "gc"
 JDK = Path("/usr/lib/jvm/java-17-openjdk-amd64/bin")
@@ -26,67 +26,29 @@ GCTRACE = re.compile(r"^gc (\d+) @\S+ \S+ ([\d.]+)\+([\d.]+)\+([\d.]+) ms clock"
 @pytest.fixture(scope="module")
 def go_binaries(tmp_path_factory):
     """force_gc built by Debian's Go with DWARF and stripped (-s -w)."""
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("no Go toolchain (golang-go) installed")
     d = tmp_path_factory.mktemp("go")
-    env = dict(os.environ, HOME=str(d), GOCACHE=str(d / "cache"), GOPATH=str(d / "gopath"),
-               GO111MODULE="off", GOTOOLCHAIN="local", CGO_ENABLED="0", GOFLAGS="")
     src = WORKLOADS / "force_gc.go"
-    out = {}
-    for name, flags in (("dwarf", []), ("stripped", ["-ldflags=-s -w"])):
-        out[name] = d / f"force_gc_{name}"
-        subprocess.run([go, "build", *flags, "-o", str(out[name]), str(src)],
-                       env=env, check=True, timeout=600, cwd=d)
-    return out
+    return {"dwarf": go_build(src, d / "force_gc_dwarf"),
+            "stripped": go_build(src, d / "force_gc_stripped", ["-ldflags=-s -w"])}
 
 
-class Workload:
+class Workload(LineWorkload):
     """A program that prints "ready", collects N times after a line on
     stdin, prints "done ..." and exits after another line."""
 
     def __init__(self, argv, env=None):
-        self.proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=env)
-        self.pid = self.proc.pid
+        super().__init__(argv, env)
         self.wait_line("ready")
-
-    def wait_line(self, word):
-        while True:
-            line = self.proc.stdout.readline()
-            assert line, f"workload ended before '{word}': {self.proc.stderr.read()}"
-            if line.startswith(word):
-                return line[len(word):].strip()
 
     def collect(self):
         """Lets it collect; returns the rest of its "done" line."""
-        self.proc.stdin.write("\n")
-        self.proc.stdin.flush()
+        self.say()
         return self.wait_line("done")
-
-    def finish(self):
-        """Lets it exit; returns its stderr."""
-        self.proc.stdin.close()
-        self.proc.wait(60)
-        return self.proc.stderr.read()
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture
-def workloads():
-    started = []
-
-    def start(argv, env=None):
-        started.append(Workload(argv, env))
-        return started[-1]
-    yield start
-    for w in started:
-        w.kill()
+def workloads(spawn):
+    return lambda argv, env=None: spawn(Workload, argv, env)
 
 
 def events_of(tool, pid, count):

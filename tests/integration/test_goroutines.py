@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from conftest import npm_binary
-from harness import Tool, run, wait_for
+from harness import LineWorkload, Tool, go_build, marker_line, run, wait_for
 
 SOURCE = os.path.join(os.path.dirname(__file__), "..", "workloads", "goroutines", "leaker.go")
 FIELDS = {"pid", "comm", "live", "created", "exited", "sites"}
@@ -23,12 +23,8 @@ SITE_FIELDS = {"site", "start", "live", "created", "oldest_age_ns"}
 BEFORE = 3
 
 
-def marker_line(marker):
-    with open(SOURCE) as f:
-        for number, line in enumerate(f, 1):
-            if f"// LINE:{marker}" in line:
-                return number
-    raise AssertionError(f"no LINE:{marker} in {SOURCE}")
+def site_line(marker):
+    return marker_line(SOURCE, marker)
 
 
 @pytest.fixture(scope="module")
@@ -36,52 +32,28 @@ def leaker(tmp_path_factory):
     """leaker.go built with DWARF, stripped (-s -w), and as a PIE with
     DWARF (loaded elsewhere than linked: runtime.allgs is found through
     the load bias)."""
-    go = shutil.which("go")
-    if go is None:
-        pytest.skip("no Go toolchain (golang-go) installed")
     d = tmp_path_factory.mktemp("go")
-    env = dict(os.environ, HOME=str(d), GOCACHE=str(d / "cache"), GOPATH=str(d / "gopath"),
-               GO111MODULE="off", GOTOOLCHAIN="local", CGO_ENABLED="0", GOFLAGS="")
-    out = {}
-    for name, flags in (("dwarf", []), ("stripped", ["-ldflags=-s -w"]),
-                        ("pie", ["-buildmode=pie"])):
-        out[name] = d / f"leaker_{name}"
-        subprocess.run([go, "build", *flags, "-o", str(out[name]), SOURCE],
-                       env=env, check=True, timeout=600, cwd=d)
-    return out
+    return {name: go_build(SOURCE, d / f"leaker_{name}", flags)
+            for name, flags in (("dwarf", []), ("stripped", ["-ldflags=-s -w"]),
+                                ("pie", ["-buildmode=pie"]))}
 
 
-class Leaker:
+class Leaker(LineWorkload):
     """The workload: prints "ready" once its BEFORE goroutines run, then
-    obeys commands on stdin."""
+    obeys commands on stdin, answering each with a line."""
 
     def __init__(self, binary):
-        self.proc = subprocess.Popen([str(binary), str(BEFORE)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-        self.pid = self.proc.pid
+        super().__init__([binary, BEFORE])
         assert self.proc.stdout.readline().strip() == "ready"
 
     def command(self, text):
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
+        self.say(text)
         return self.proc.stdout.readline().strip()
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture
-def start_leaker():
-    started = []
-
-    def start(binary):
-        started.append(Leaker(binary))
-        return started[-1]
-    yield start
-    for w in started:
-        w.kill()
+def start_leaker(spawn):
+    return lambda binary: spawn(Leaker, binary)
 
 
 def summaries(tool, pid):
@@ -116,10 +88,10 @@ def test_exact_counts_and_sites(leaker, start_leaker, build):
     assert set(final) == FIELDS and final["comm"] == leaker[build].name[:15]
     for s in final["sites"]:
         assert set(s) == SITE_FIELDS
-    leak = site(final, "main.leakSome", marker_line("leak_site"), "main.parked")
+    leak = site(final, "main.leakSome", site_line("leak_site"), "main.parked")
     assert leak and leak["live"] == leaked and leak["created"] == leaked, final
     assert leak["oldest_age_ns"] > 0
-    gone = site(final, "main.shortLived", marker_line("short_site"), "main.finish")
+    gone = site(final, "main.shortLived", site_line("short_site"), "main.finish")
     assert gone and gone["live"] == 0 and gone["created"] == short, final
     assert gone["oldest_age_ns"] is None
     assert final["created"] >= leaked + short and final["exited"] >= short
@@ -127,7 +99,7 @@ def test_exact_counts_and_sites(leaker, start_leaker, build):
     # symbols, or without them by decoding runtime.allgadd.
     assert ("its symbols" if build != "stripped" else "the code of runtime.allgadd") in \
         tool.stderr
-    before = site(final, "main.startBefore", marker_line("before_site"), "main.waitBefore")
+    before = site(final, "main.startBefore", site_line("before_site"), "main.waitBefore")
     assert before and before["live"] == BEFORE and before["created"] == 0, final
     assert user_live(final) == runtime_count, (runtime_count, final)
     assert final["live"] == sum(s["live"] for s in final["sites"])
@@ -151,7 +123,7 @@ def test_table(leaker, start_leaker):
     header_site = lines[0].index("SITE")
     rows = [l for l in lines[1:] if l.split()[0] == str(w.pid)]
     assert rows[0].split()[8] == "(all)"
-    leak_row = [r for r in rows if f"main.leakSome (leaker.go:{marker_line('leak_site')})" in r]
+    leak_row = [r for r in rows if f"main.leakSome (leaker.go:{site_line('leak_site')})" in r]
     assert len(leak_row) == 1 and leak_row[0].split()[2:5] == ["7", "7", "0"]
     assert leak_row[0].index("main.leakSome") == header_site
     assert leak_row[0].split()[-1] == "main.parked"
@@ -163,7 +135,7 @@ def test_leak_age_and_growth(leaker, start_leaker):
     every 20 ms, summaries every 300 ms) is flagged as growing."""
     w = start_leaker(leaker["stripped"])
     tool = Tool("goroutines", "-o", "json", "-i", "300ms", "--leak-age", "200ms", "-p", w.pid)
-    line = marker_line("leak_site")
+    line = site_line("leak_site")
     assert w.command("drip 200 20") == "done"
     growing = wait_for(lambda: [e for e in tool.events() if e.get("leak") == "growing"], 30,
                        f"a growing site:\n{tool.stdout}")
@@ -182,8 +154,8 @@ def test_leak_age_and_growth(leaker, start_leaker):
     # (The drip loop itself is one too: its start function is the wrapper
     # the compiler makes for a go statement with arguments.)
     expected = {leak_site: "main.parked",
-                f"main.startBefore (leaker.go:{marker_line('before_site')})": "main.waitBefore",
-                f"main.main (leaker.go:{marker_line('drip_site')})": "main.main."}
+                f"main.startBefore (leaker.go:{site_line('before_site')})": "main.waitBefore",
+                f"main.main (leaker.go:{site_line('drip_site')})": "main.main."}
     for e in aged:
         assert e["start"].startswith(expected[e["site"]]), e
         assert e["count"] >= 1 and e["oldest_age_ns"] > 200_000_000
@@ -196,17 +168,17 @@ def test_binary_target_now_and_later(leaker, start_leaker):
     assert early.command("leak 4") == "done"
     assert late.command("leak 6") == "done"
     wait_for(lambda: [e for e in summaries(tool, late.pid)
-                      if site(e, "main.leakSome", marker_line("leak_site"), "main.parked")], 30,
+                      if site(e, "main.leakSome", site_line("leak_site"), "main.parked")], 30,
              f"the later process:\n{tool.stdout}")
     assert tool.stop() == 0
     e = summaries(tool, early.pid)[-1]
     late_final = summaries(tool, late.pid)[-1]
-    assert site(e, "main.leakSome", marker_line("leak_site"), "main.parked")["live"] == 4
-    assert site(late_final, "main.leakSome", marker_line("leak_site"), "main.parked")["live"] == 6
+    assert site(e, "main.leakSome", site_line("leak_site"), "main.parked")["live"] == 4
+    assert site(late_final, "main.leakSome", site_line("leak_site"), "main.parked")["live"] == 6
     # Started after the probes: its goroutines were all seen created.
-    before = site(late_final, "main.startBefore", marker_line("before_site"), "main.waitBefore")
+    before = site(late_final, "main.startBefore", site_line("before_site"), "main.waitBefore")
     assert before["live"] == BEFORE and before["created"] == BEFORE
-    assert site(e, "main.startBefore", marker_line("before_site"), "main.waitBefore")["live"] == BEFORE
+    assert site(e, "main.startBefore", site_line("before_site"), "main.waitBefore")["live"] == BEFORE
 
 
 @pytest.mark.parametrize("method", ["tp_btf", "raw_tp", "tracepoint"])
@@ -218,11 +190,11 @@ def test_system_wide_follows_new_programs(leaker, start_leaker, method):
              f"sonde-goroutines to probe {w.pid}:\n{tool.stderr}")
     assert w.command("leak 9") == "done"
     wait_for(lambda: [e for e in summaries(tool, w.pid)
-                      if (site(e, "main.leakSome", marker_line("leak_site"), "main.parked")
+                      if (site(e, "main.leakSome", site_line("leak_site"), "main.parked")
                           or {}).get("live") == 9], 30, f"9 leaked in {w.pid}:\n{tool.stdout}")
     assert tool.stop() == 0
     final = summaries(tool, w.pid)[-1]
-    before = site(final, "main.startBefore", marker_line("before_site"), "main.waitBefore")
+    before = site(final, "main.startBefore", site_line("before_site"), "main.waitBefore")
     assert before and before["live"] == BEFORE
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from harness import BUILD, ROOT
+from harness import BUILD, ROOT, go_build
 
 sys.path.insert(0, str(ROOT / "tests" / "kernels"))
 import vm  # noqa: E402
@@ -209,12 +209,7 @@ def ext4_image(d):
 
 def force_gc(d):
     """tests/workloads/gc/force_gc.go built static by Debian's Go."""
-    env = dict(os.environ, HOME=str(d), GOCACHE=str(d / "cache"), GOPATH=str(d / "gopath"),
-               GO111MODULE="off", GOTOOLCHAIN="local", CGO_ENABLED="0", GOFLAGS="")
-    out = d / "force_gc"
-    subprocess.run(["go", "build", "-o", str(out), str(ROOT / "tests" / "workloads" / "gc" / "force_gc.go")],
-                   env=env, check=True, timeout=600, cwd=d, capture_output=True)
-    return out
+    return go_build(ROOT / "tests" / "workloads" / "gc" / "force_gc.go", d / "force_gc")
 
 
 @pytest.fixture(scope="module")
