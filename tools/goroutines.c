@@ -27,7 +27,7 @@
 
 #include "goroutines.h"
 #include "goroutines.skel.h"
-#include "goroutines_summary.h"
+#include "goroutines/summary.h"
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 #define OPT_BINARY SONDE_OPT_LONG

@@ -1,4 +1,4 @@
-/* sonde-goroutines' summaries: see goroutines_summary.h. */
+/* sonde-goroutines' summaries: see summary.h. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include <sonde/sym.h>
 
 #include "goroutines.h"
-#include "goroutines_summary.h"
+#include "summary.h"
 
 /* Goroutines read from the map per system call. */
 #define GOROUTINE_BATCH 4096
