@@ -14,7 +14,10 @@
  *                                           cas0[casi].c at the return
  *   selectnbsend(c, elem), selectnbrecv(elem, c)  a select with one case
  *                                           and a default: never blocks,
- *                                           counted at entry.
+ *                                           but is counted at its return
+ *                                           like the others: an entry
+ *                                           probe can fire twice for one
+ *                                           call (see op_begin).
  * In between, the goroutine may park and be made ready again:
  *   gopark(...)         runs on the goroutine itself (r14 = its g)
  *   ready(gp, ...)      runs on the waker's system stack: RAX = the g
@@ -181,7 +184,14 @@ static __always_inline __u64 call_site(struct pt_regs *ctx)
 	return ret;
 }
 
-/* cas0: selectgo's case array, which lives in its caller's frame. The
+/* At the entry, before the function's stack check. A check that fails
+ * (the stack must grow, or the scheduler asked for preemption through the
+ * stack guard) calls morestack and then runs the function again from its
+ * first instruction: the entry probe fires once more for the same call.
+ * So the entry only remembers the operation, overwriting what an earlier
+ * run of the same prologue left; it is counted at a return.
+ *
+ * cas0: selectgo's case array, which lives in its caller's frame. The
  * runtime may move the goroutine's stack while it is parked, so the array
  * is remembered relative to the stack pointer: at a return instruction
  * the stack pointer is where it was at the entry, on whichever stack. */
@@ -197,19 +207,6 @@ static __always_inline int op_begin(struct pt_regs *ctx, __u32 op, __u64 chan, _
 	note_process(key.tgid);
 	if (bpf_map_update_elem(&in_flight, &key, &f, BPF_ANY))
 		sonde_stat_inc(SONDE_STAT_MAP_FULL);
-	return 0;
-}
-
-/* selectnbsend/selectnbrecv never park: counted when called. */
-static __always_inline int op_nonblocking(struct pt_regs *ctx, __u64 chan)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct in_flight f = {.site = call_site(ctx), .chan = chan, .op = CHANLAT_SELECT};
-
-	if (!sonde_current_selected())
-		return 0;
-	note_process(tgid);
-	account(tgid, &f);
 	return 0;
 }
 
@@ -270,13 +267,13 @@ int chan_select(struct pt_regs *ctx)
 SEC("uprobe")
 int chan_nb_send(struct pt_regs *ctx)
 {
-	return op_nonblocking(ctx, ctx->ax);
+	return op_begin(ctx, CHANLAT_SELECT, ctx->ax, 0);
 }
 
 SEC("uprobe")
 int chan_nb_recv(struct pt_regs *ctx)
 {
-	return op_nonblocking(ctx, ctx->bx);
+	return op_begin(ctx, CHANLAT_SELECT, ctx->bx, 0);
 }
 
 SEC("uprobe")

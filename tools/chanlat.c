@@ -40,8 +40,8 @@ static const char *const op_names[CHANLAT_N_OPS] = {
 };
 
 /* The runtime functions probed, found by name in the binary's pclntab
- * (stripped or not): a probe at the entry, and for operations that may
- * block one at each return instruction. A function the linker left out
+ * (stripped or not): a probe at the entry, and for channel operations one
+ * at each return instruction too, where they are counted. A function the linker left out
  * (a program without select has no selectgo) is simply not probed. */
 enum need { OPTIONAL, REQUIRED, FOR_SCHED };
 
@@ -57,8 +57,8 @@ static const struct go_probe go_probes[] = {
 	{"runtime.chanrecv1", "chan_recv", "chan_return", OPTIONAL},
 	{"runtime.chanrecv2", "chan_recv", "chan_return", OPTIONAL},
 	{"runtime.selectgo", "chan_select", "select_return", OPTIONAL},
-	{"runtime.selectnbsend", "chan_nb_send", NULL, OPTIONAL},
-	{"runtime.selectnbrecv", "chan_nb_recv", NULL, OPTIONAL},
+	{"runtime.selectnbsend", "chan_nb_send", "chan_return", OPTIONAL},
+	{"runtime.selectnbrecv", "chan_nb_recv", "chan_return", OPTIONAL},
 	{"runtime.gopark", "go_park", NULL, REQUIRED},
 	{"runtime.ready", "go_ready", NULL, REQUIRED},
 	{"runtime.execute", "go_execute", NULL, FOR_SCHED},

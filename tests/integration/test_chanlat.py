@@ -24,6 +24,7 @@ SOURCE = ROOT / "tests" / "workloads" / "chan" / "chan_block.go"
 FIELDS = {"pid", "op", "site", "chan", "count", "blocked_count", "total_blocked_ns",
           "max_blocked_ns"}
 N, M, D_MS = 8, 4, 40
+GROW = 256  # chan_block.go's
 D_NS = D_MS * 1_000_000
 
 
@@ -108,6 +109,9 @@ def check_blocking(rows, w, file="chan_block.go"):
     assert recv2["count"] == recv2["blocked_count"] == 1
     assert nbsend["count"] == nbrecv["count"] == M
     assert nbsend["blocked_count"] == nbrecv["blocked_count"] == 0
+    # Once each, although some ran their prologue twice (stack growth).
+    grow = one(rows, "select", f"main.deep ({file}:{line('nbgrow')})")
+    assert grow["count"] == GROW and grow["blocked_count"] == 0
     for r, n in ((send, N), (sel, M), (recv2, 1)):
         # Each op waits for a sleep of D: no less (timers do not fire
         # early), and on a loaded machine not wildly more.

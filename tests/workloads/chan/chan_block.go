@@ -3,7 +3,11 @@
 // a select whose only ready case arrives D after it starts waiting, M
 // times, and a receive (v, ok := <-c) that a close ends after D. Then M
 // selects with a default on each side of a buffered channel, which never
-// block. Go's own block profile (every event: rate 1) is written to
+// block, and GROW more, one each at the bottom of a recursion GROW deep
+// in a goroutine of its own, GROW deep: each new goroutine starts on a
+// small stack, so for some depths the select's own runtime function is
+// the one whose stack check fails, and it runs its prologue twice (the
+// stack grows, then the function starts over). Go's own block profile (every event: rate 1) is written to
 // PROFILE afterwards, for the tracer's figures to be checked against.
 //
 // It prints the channels' addresses and "ready", waits for a line on stdin
@@ -77,6 +81,35 @@ func nonblocking(nb chan int, m int) int {
 	return got
 }
 
+// GROW: the depths tried; enough to cross a new goroutine's stack's first
+// boundaries whatever this function's frame size.
+const GROW = 256
+
+//go:noinline
+func deep(d int, c chan int) {
+	if d > 0 {
+		deep(d-1, c)
+		return
+	}
+	select {
+	case c <- d: // LINE:nbgrow
+	default:
+	}
+}
+
+//go:noinline
+func growing() {
+	c := make(chan int, 1)
+	done := make(chan bool)
+	for d := 0; d < GROW; d++ {
+		go func(d int) {
+			deep(d, c)
+			done <- true
+		}(d)
+		<-done
+	}
+}
+
 func arg(i int) int {
 	v, err := strconv.Atoi(os.Args[i])
 	if err != nil {
@@ -122,6 +155,7 @@ func main() {
 	}()
 	waitClose(closing)
 	nonblocking(nb, m)
+	growing()
 
 	f, err := os.Create(os.Args[4])
 	if err == nil {
