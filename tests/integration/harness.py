@@ -54,20 +54,40 @@ def marker_line(source, marker):
 
 class LineWorkload:
     """A workload driven by lines: it is told what to do on stdin and says
-    what it did on stdout (errors on stderr). The `spawn` fixture kills
-    what a test leaves running."""
+    what it did on stdout (errors, or a runtime's own trace, on stderr).
+    The `spawn` fixture kills what a test leaves running."""
 
     def __init__(self, argv, env=None):
         self.proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env)
         self.pid = self.proc.pid
+        # stderr is read all along: a chatty runtime must not block on a
+        # full pipe, and a test can wait for what it has said so far.
+        self._err = []
+        self._err_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._err_reader.start()
+
+    def _read_stderr(self):
+        for line in iter(self.proc.stderr.readline, ""):
+            self._err.append(line)
+
+    @property
+    def stderr(self):
+        return "".join(self._err)
+
+    def wait_stderr(self, predicate, timeout=30, what="the workload's stderr"):
+        """Waits until predicate(stderr so far) is true; returns its value."""
+        return wait_for(lambda: predicate(self.stderr), timeout, what)
 
     def wait_line(self, word):
         """The rest of the first line from now starting with word."""
         while True:
             line = self.proc.stdout.readline()
-            assert line, f"workload ended before '{word}': {self.proc.stderr.read()}"
+            if not line:
+                self.proc.wait(10)
+                self._err_reader.join(5)
+                raise AssertionError(f"workload ended before '{word}': {self.stderr}")
             if line.startswith(word):
                 return line[len(word):].strip()
 
@@ -80,7 +100,8 @@ class LineWorkload:
         if self.proc.poll() is None:
             self.proc.stdin.close()
             self.proc.wait(timeout)
-        return self.proc.stderr.read()
+        self._err_reader.join(timeout)
+        return self.stderr
 
     def kill(self):
         if self.proc.poll() is None:

@@ -61,9 +61,13 @@ def test_go_cycles_match_gctrace(go_binaries, workloads, build):
     w = workloads([go_binaries[build], n], env=dict(os.environ, GODEBUG="gctrace=1"))
     tool = Tool("gclat", "-o", "json", "-p", w.pid)
     w.collect()
+    # The runtime prints a cycle's trace line after it has woken the
+    # goroutine waiting in runtime.GC(): "done" can come first, and an
+    # exit right then would cut the last line short.
+    cycles = w.wait_stderr(lambda text: (lambda c: c if len(c) >= n else None)(
+        GCTRACE.findall(text)), what=f"{n} gctrace lines")
     trace = w.finish()
     assert tool.stop() == 0
-    cycles = GCTRACE.findall(trace)
     assert len(cycles) == n, trace
     events = [e for e in tool.events() if e["pid"] == w.pid]
     assert len(events) == n, tool.stdout
