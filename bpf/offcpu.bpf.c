@@ -28,6 +28,7 @@ const volatile bool track_wakers = false;
 
 struct switched_out {
 	__u64 ts_ns;
+	__u64 runtime_ns;	/* the task's CPU time so far (se.sum_exec_runtime) */
 	__u64 user_caller;
 	__u32 pid;
 	__s32 user_stack_id;
@@ -149,40 +150,14 @@ static __always_inline void send_copied(__u32 tid, const struct sonde_stack_key 
 		bpf_map_delete_elem(&user_copies, &tid);
 }
 
-/* prev is current: its stacks are the ones bpf_get_stackid sees. */
-static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool preempt,
-				       __u32 state, __u64 now)
+/* The block out (of task tid) ended at end: add it to the totals of its
+ * stacks, and forget it. */
+static __always_inline void block_ended(__u32 tid, struct switched_out *out, __u64 end)
 {
-	struct switched_out out = {.ts_ns = now};
-	__u32 tid = BPF_CORE_READ(prev, pid);
-
-	/* A task's last switch (it exited) never ends: nothing to time, and
-	 * a copy of its stack would stay in user_copies for good. */
-	if (!tid || (state & TASK_DEAD) || !state_wanted(preempt, state) || !threads_wanted(prev) ||
-	    !sonde_task_selected(prev))
-		return;
-	out.pid = BPF_CORE_READ(prev, tgid);
-	out.user_stack_id = user_stacks ? user_stack(ctx, prev, tid, out.pid, &out.user_caller)
-					: SONDE_STACK_NONE;
-	out.kernel_stack_id = kernel_stacks ? sonde_stack_id(ctx, false) : SONDE_STACK_NONE;
-	bpf_probe_read_kernel_str(out.comm, sizeof(out.comm), prev->comm);
-	if (bpf_map_update_elem(&blocked, &tid, &out, BPF_ANY)) {
-		sonde_stat_inc(SONDE_STAT_MAP_FULL);
-		if (out.user_stack_id == USER_STACK_COPIED)
-			bpf_map_delete_elem(&user_copies, &tid);
-	}
-}
-
-static __always_inline void switch_in(__u32 tid, __u64 now)
-{
-	struct switched_out *out = bpf_map_lookup_elem(&blocked, &tid);
 	struct sonde_stack_key key = {};
 	struct waker *w;
-	__u64 delta;
+	__u64 delta = end > out->ts_ns ? end - out->ts_ns : 0;
 
-	if (!out)
-		return;
-	delta = now - out->ts_ns;
 	key.pid = out->pid;
 	key.tid = tid;
 	key.user_stack_id = out->user_stack_id;
@@ -209,6 +184,50 @@ static __always_inline void switch_in(__u32 tid, __u64 now)
 	if (delta < min_block_ns || delta > max_block_ns)
 		return;
 	sonde_stack_add(&key, delta);
+}
+
+static __always_inline void switch_in(__u32 tid, __u64 now)
+{
+	struct switched_out *out = bpf_map_lookup_elem(&blocked, &tid);
+
+	if (out)
+		block_ended(tid, out, now);
+}
+
+/* prev is current: its stacks are the ones bpf_get_stackid sees. */
+static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool preempt,
+				       __u32 state, __u64 now)
+{
+	struct switched_out out = {.ts_ns = now}, *stale;
+	__u32 tid = BPF_CORE_READ(prev, pid);
+	__u64 runtime = BPF_CORE_READ(prev, se.sum_exec_runtime);
+
+	if (!tid || !sonde_task_selected(prev))
+		return;
+	/* Still blocked, as far as we know, yet running: the switch that
+	 * put it back on a CPU was not seen. It has been running since then
+	 * (a switch away would be this one), so it came back as long ago as
+	 * the CPU time it used since it left. */
+	stale = bpf_map_lookup_elem(&blocked, &tid);
+	if (stale) {
+		sonde_stat_inc(OFFCPU_STAT_RESUME_UNSEEN);
+		block_ended(tid, stale, now - (runtime - stale->runtime_ns));
+	}
+	/* A task's last switch (it exited) never ends: nothing to time, and
+	 * a copy of its stack would stay in user_copies for good. */
+	if ((state & TASK_DEAD) || !state_wanted(preempt, state) || !threads_wanted(prev))
+		return;
+	out.runtime_ns = runtime;
+	out.pid = BPF_CORE_READ(prev, tgid);
+	out.user_stack_id = user_stacks ? user_stack(ctx, prev, tid, out.pid, &out.user_caller)
+					: SONDE_STACK_NONE;
+	out.kernel_stack_id = kernel_stacks ? sonde_stack_id(ctx, false) : SONDE_STACK_NONE;
+	bpf_probe_read_kernel_str(out.comm, sizeof(out.comm), prev->comm);
+	if (bpf_map_update_elem(&blocked, &tid, &out, BPF_ANY)) {
+		sonde_stat_inc(SONDE_STAT_MAP_FULL);
+		if (out.user_stack_id == USER_STACK_COPIED)
+			bpf_map_delete_elem(&user_copies, &tid);
+	}
 }
 
 static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct *prev,

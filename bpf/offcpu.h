@@ -6,6 +6,7 @@
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #endif
+#include "sonde_stats.h"
 
 /* What a task was doing when it left the CPU, from its state. */
 enum offcpu_state_class {
@@ -20,6 +21,17 @@ enum offcpu_threads {
 	OFFCPU_ALL_THREADS,
 	OFFCPU_USER_THREADS,
 	OFFCPU_KERNEL_THREADS,
+};
+
+/* Counted on the BPF side, reported at the end. */
+enum offcpu_stat {
+	/* A task left the CPU again with no switch back onto it seen in
+	 * between: the kernel did not report it (this machine's 6.18 skips
+	 * about one in a few thousand under load; a classic tracepoint's
+	 * event can be dropped by perf's recursion guard). The block it
+	 * ended still counts, up to when the task got the CPU back, worked
+	 * out from the CPU time the task has used since. */
+	OFFCPU_STAT_RESUME_UNSEEN = SONDE_STAT_TOOL,
 };
 
 #endif

@@ -148,6 +148,13 @@ static int parse_option(int key, const char *arg, void *ctx)
 	return SONDE_EXIT_USAGE;
 }
 
+/* Counted on the BPF side; the session reports them with its own. */
+static const struct sonde_stat_name bpf_stats[] = {
+	{OFFCPU_STAT_RESUME_UNSEEN,
+	 "returns to the CPU the kernel did not report: those blocks end where the task's CPU time since says",
+	 false},
+};
+
 static int on_event(void *ctx, const void *data, size_t size)
 {
 	struct offcpu *o = ctx;
@@ -295,6 +302,8 @@ int main(int argc, char **argv)
 
 	const struct sonde_session_config cfg = {
 		.what = "off-CPU time",
+		.stats = bpf_stats,
+		.n_stats = sizeof(bpf_stats) / sizeof(bpf_stats[0]),
 		.args = &o.args,
 		.obj = skel->obj,
 		.probes = probes,
