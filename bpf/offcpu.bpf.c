@@ -200,10 +200,11 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool
 {
 	struct switched_out out = {.ts_ns = now}, *stale;
 	__u32 tid = BPF_CORE_READ(prev, pid);
-	__u64 runtime = BPF_CORE_READ(prev, se.sum_exec_runtime);
+	__u64 runtime;
 
 	if (!tid || !sonde_task_selected(prev))
 		return;
+	runtime = BPF_CORE_READ(prev, se.sum_exec_runtime);
 	/* Still blocked, as far as we know, yet running: the switch that
 	 * put it back on a CPU was not seen. It has been running since then
 	 * (a switch away would be this one), so it came back as long ago as

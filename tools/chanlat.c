@@ -41,8 +41,9 @@ static const char *const op_names[CHANLAT_N_OPS] = {
 
 /* The runtime functions probed, found by name in the binary's pclntab
  * (stripped or not): a probe at the entry, and for channel operations one
- * at each return instruction too, where they are counted. A function the linker left out
- * (a program without select has no selectgo) is simply not probed. */
+ * at each return instruction too, where they are counted. A function the
+ * linker left out (a program without select has no selectgo) is simply
+ * not probed. */
 enum need { OPTIONAL, REQUIRED, FOR_SCHED };
 
 struct go_probe {

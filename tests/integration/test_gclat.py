@@ -64,10 +64,10 @@ def test_go_cycles_match_gctrace(go_binaries, workloads, build):
     # The runtime prints a cycle's trace line after it has woken the
     # goroutine waiting in runtime.GC(): "done" can come first, and an
     # exit right then would cut the last line short.
-    cycles = w.wait_stderr(lambda text: (lambda c: c if len(c) >= n else None)(
-        GCTRACE.findall(text)), what=f"{n} gctrace lines")
+    w.wait_stderr(lambda text: len(GCTRACE.findall(text)) >= n, what=f"{n} gctrace lines")
     trace = w.finish()
     assert tool.stop() == 0
+    cycles = GCTRACE.findall(trace)
     assert len(cycles) == n, trace
     events = [e for e in tool.events() if e["pid"] == w.pid]
     assert len(events) == n, tool.stdout

@@ -48,4 +48,15 @@ static int check_count;
 #define CHECK_DONE() (printf("%d checks, %d failed\n", check_count, check_failures), \
 		      check_failures ? 1 : 0)
 
+/* A fixed-seed xorshift64 generator for tests that feed random bytes to a
+ * parser: the same "random" input on every run, so a failure reproduces.
+ * Each file keeps its own state (seed it non-zero). */
+static inline uint64_t check_rng(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
 #endif

@@ -3,12 +3,13 @@
 // a select whose only ready case arrives D after it starts waiting, M
 // times, and a receive (v, ok := <-c) that a close ends after D. Then M
 // selects with a default on each side of a buffered channel, which never
-// block, and GROW more, one each at the bottom of a recursion GROW deep
-// in a goroutine of its own, GROW deep: each new goroutine starts on a
+// block, and GROW more: one in each of GROW new goroutines, at the bottom
+// of a recursion 0, 1, ... GROW-1 calls deep. A new goroutine starts on a
 // small stack, so for some depths the select's own runtime function is
 // the one whose stack check fails, and it runs its prologue twice (the
-// stack grows, then the function starts over). Go's own block profile (every event: rate 1) is written to
-// PROFILE afterwards, for the tracer's figures to be checked against.
+// stack grows, then the function starts over). Go's own block profile
+// (every event: rate 1) is written to PROFILE afterwards, for the
+// tracer's figures to be checked against.
 //
 // It prints the channels' addresses and "ready", waits for a line on stdin
 // (so a tracer can attach first), runs, prints "done" and waits for stdin
