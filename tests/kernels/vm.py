@@ -291,6 +291,27 @@ class Results:
     def console_tail(self, n=40):
         return "\n".join(self.console.splitlines()[-n:])
 
+    def last_check(self):
+        """The name of the last check the guest reported, or None."""
+        return next(reversed(self.checks), None)
+
+    def first_lockup(self, n=80):
+        """The console from the first soft lockup or RCU stall report on
+        (with every CPU's backtrace: see boot()), or "" if there was none."""
+        lines = self.console.splitlines()
+        for i, line in enumerate(lines):
+            if "soft lockup" in line or "rcu: INFO" in line:
+                return "\n".join(lines[i:i + n])
+        return ""
+
+    def why_incomplete(self):
+        """What a failed assertion on `complete` should show."""
+        lockup = self.first_lockup()
+        return (f"the guest did not finish its checks in {self.seconds:.0f} s; last check "
+                f"reported: {self.last_check()}\n"
+                + (f"first lockup report:\n{lockup}\n" if lockup else "")
+                + f"console tail:\n{self.console_tail()}")
+
 
 def parse(text):
     """Results of the guest's report lines (guest/checks.sh)."""
@@ -315,6 +336,35 @@ def parse(text):
     return checks, complete
 
 
+# Once the guest reports a soft lockup, it has this long to print every
+# CPU's stack; waiting out the whole boot limit would only cost time.
+LOCKUP_GRACE = 20
+
+
+def _run_qemu(cmd, console, timeout):
+    """Runs qemu to its end; returns why it failed, or None. Stops it early
+    when the guest's console reports a soft lockup."""
+    with tempfile.TemporaryFile("w+") as err:
+        qemu = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        deadline = time.monotonic() + timeout
+        why = None
+        while qemu.poll() is None:
+            now = time.monotonic()
+            if now >= deadline:
+                why = why or f"the guest did not power off within {timeout} s"
+                break
+            if why is None and console.exists() and b"BUG: soft lockup" in console.read_bytes():
+                why = f"the guest locked up; stopped {LOCKUP_GRACE} s after its report"
+                deadline = min(deadline, now + LOCKUP_GRACE)
+            time.sleep(1)
+        if qemu.poll() is None:
+            qemu.kill()
+            qemu.wait()
+            return why
+        err.seek(0)
+        return why or (qemu.returncode and err.read().strip()) or None
+
+
 def boot(vmlinuz, plan, progs, disks=(), kos=(), timeout=BOOT_TIMEOUT):
     """Boots the kernel with the plan and programs; returns the Results.
     Each of disks (raw image files) is attached as an NVMe disk, the only
@@ -330,16 +380,17 @@ def boot(vmlinuz, plan, progs, disks=(), kos=(), timeout=BOOT_TIMEOUT):
         started, started_ns = time.monotonic(), time.time_ns()
         cmd = [qemu, "-accel", "tcg", "-m", "1024", "-smp", "2", "-nodefaults", "-display", "none",
                "-no-reboot", "-kernel", str(vmlinuz), "-initrd", str(tmp / "initrd.gz"),
-               "-append", "console=ttyS0 panic=-1 quiet rdinit=/init",
+               # loglevel=5: warnings and worse (backtraces are printed at
+               # warning level), not the boot's chatter. A soft lockup
+               # shows every CPU's stack: the stuck one often waits on
+               # another.
+               "-append", "console=ttyS0 panic=-1 loglevel=5 softlockup_all_cpu_backtrace=1 "
+                          "rdinit=/init",
                "-serial", f"file:{tmp / 'console.log'}", "-serial", f"file:{tmp / 'results.log'}"]
         for i, disk in enumerate(disks):
             cmd += ["-drive", f"file={disk},if=none,format=raw,id=disk{i}",
                     "-device", f"nvme,drive=disk{i},serial=sonde{i}"]
-        try:
-            qemu_run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-            qemu_failed = qemu_run.returncode and qemu_run.stderr.strip()
-        except subprocess.TimeoutExpired:
-            qemu_failed = f"the guest did not power off within {timeout} s"
+        qemu_failed = _run_qemu(cmd, tmp / "console.log", timeout)
         results = Results(kernel=vmlinuz, started_ns=started_ns, seconds=time.monotonic() - started)
         console, report = tmp / "console.log", tmp / "results.log"
         results.console = console.read_text(errors="replace") if console.exists() else ""
