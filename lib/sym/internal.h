@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
 #include <gelf.h>
 
 #include "sonde/sym.h"
@@ -203,6 +204,49 @@ size_t sym_maps_read(FILE *f, struct sym_strings *names, struct sym_mapping **ma
 typedef void (*sym_module_fn)(void *arg, const char *name, int fd, uint64_t bias);
 /* Calls fn once per ELF file mapped executable in pid. */
 bool sym_process_modules(struct sonde_symbolizer *sym, pid_t pid, sym_module_fn fn, void *arg);
+
+/* ---- unwind rules per code address (cfi_rules.c) ---- */
+
+#if defined(__x86_64__)
+#define SYM_DWARF_FP 6	/* rbp */
+#define SYM_DWARF_SP 7	/* rsp */
+#elif defined(__aarch64__)
+#define SYM_DWARF_FP 29	/* x29 */
+#define SYM_DWARF_SP 31	/* sp */
+#endif
+
+enum cfi_rule_kind {
+	CFI_RULE_EMPTY,		/* a free slot */
+	CFI_RULE_STEP,		/* the caller is found as the fields say */
+	CFI_RULE_OUTERMOST,	/* the return address is undefined: no caller */
+	CFI_RULE_LIBDWFL,	/* only libdwfl can tell */
+};
+
+enum cfi_fp_rule {
+	CFI_FP_KEPT,		/* the caller's frame pointer is this frame's */
+	CFI_FP_SAVED,		/* stored at CFA + fp_offset */
+	CFI_FP_LOST,		/* undefined */
+};
+
+struct cfi_rule {
+	uint64_t addr;		/* the code address (a return address minus 1) */
+	int32_t cfa_offset;	/* CFA = cfa_reg + cfa_offset; the caller's SP */
+	int32_t ra_offset;	/* the return address is stored at CFA + ra_offset */
+	int32_t fp_offset;
+	uint8_t kind;		/* enum cfi_rule_kind */
+	uint8_t cfa_reg;	/* SYM_DWARF_SP or SYM_DWARF_FP */
+	uint8_t fp;		/* enum cfi_fp_rule */
+};
+
+struct cfi_rules {
+	struct cfi_rule *slots;	/* open addressing, a power of two */
+	size_t cap, n;
+};
+
+/* The rule at addr of a process whose modules dwfl holds, from its CFI
+ * on first use; never NULL (CFI_RULE_LIBDWFL when memory runs out). */
+const struct cfi_rule *cfi_rule_at(struct cfi_rules *r, Dwfl *dwfl, uint64_t addr);
+void cfi_rules_free(struct cfi_rules *r);
 
 /* ---- JIT maps (perf_map.c) ---- */
 

@@ -1,7 +1,9 @@
-/* DWARF unwinding of copied user stacks with libdwfl. One Dwfl per
- * process holds its modules, reported from the symbolizer's view of its
- * mappings (files opened through the process's root); each unwind
- * presents the sample's registers and stack copy as the thread's state. */
+/* DWARF unwinding of copied user stacks. One Dwfl per process holds its
+ * modules, reported from the symbolizer's view of its mappings (files
+ * opened through the process's root). A stack is first walked with the
+ * process's cached per-address rules (cfi_rules.c); one that needs more
+ * than they say is walked by libdwfl, which is given the sample's
+ * registers and stack copy as the thread's state. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,14 +14,6 @@
 #include "sonde/unwind.h"
 
 #define PROC_SLOTS 128
-
-#if defined(__x86_64__)
-#define DWARF_FP 6	/* rbp */
-#define DWARF_SP 7	/* rsp */
-#elif defined(__aarch64__)
-#define DWARF_FP 29	/* x29 */
-#define DWARF_SP 31	/* sp */
-#endif
 
 struct sample {
 	pid_t tid;
@@ -35,6 +29,7 @@ struct sample {
 struct proc_dwfl {
 	pid_t pid;
 	Dwfl *dwfl;		/* NULL: could not be set up */
+	struct cfi_rules rules;
 	struct sample *current;
 };
 
@@ -42,6 +37,8 @@ struct sonde_unwinder {
 	struct sonde_symbolizer *sym;
 	struct proc_dwfl procs[PROC_SLOTS];
 	size_t used;
+	bool use_rules;
+	struct sonde_unwind_counts counts;
 };
 
 static const Dwfl_Callbacks dwfl_callbacks = {
@@ -74,15 +71,24 @@ static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_arg)
 }
 
 /* Only the copied stack is readable: that is all the sample holds. */
-static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+static bool sample_read(const struct sample *s, uint64_t addr, uint64_t *result)
 {
-	struct sample *s = ((struct proc_dwfl *)arg)->current;
 	uint64_t sp = s->regs->sp;
 
-	(void)dwfl;
 	if (addr < sp || addr - sp > s->len || s->len - (addr - sp) < sizeof(*result))
 		return false;
 	memcpy(result, s->stack + (addr - sp), sizeof(*result));
+	return true;
+}
+
+static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+	uint64_t word;
+
+	(void)dwfl;
+	if (!sample_read(((struct proc_dwfl *)arg)->current, addr, &word))
+		return false;
+	*result = word;
 	return true;
 }
 
@@ -92,8 +98,8 @@ static bool set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
 	Dwarf_Word fp = s->regs->bp, sp = s->regs->sp;
 
 	dwfl_thread_state_register_pc(thread, s->regs->ip);
-	return dwfl_thread_state_registers(thread, DWARF_FP, 1, &fp) &&
-	       dwfl_thread_state_registers(thread, DWARF_SP, 1, &sp);
+	return dwfl_thread_state_registers(thread, SYM_DWARF_FP, 1, &fp) &&
+	       dwfl_thread_state_registers(thread, SYM_DWARF_SP, 1, &sp);
 }
 
 static const Dwfl_Thread_Callbacks thread_callbacks = {
@@ -119,6 +125,7 @@ static Dwfl *process_dwfl(struct sonde_unwinder *u, struct proc_dwfl *p, pid_t p
 
 	p->pid = pid;
 	p->dwfl = NULL;
+	p->rules = (struct cfi_rules){0};
 	if (!dwfl)
 		return NULL;
 	dwfl_report_begin(dwfl);
@@ -131,6 +138,13 @@ static Dwfl *process_dwfl(struct sonde_unwinder *u, struct proc_dwfl *p, pid_t p
 	return p->dwfl = dwfl;
 }
 
+static void proc_end(struct proc_dwfl *p)
+{
+	if (p->dwfl)
+		dwfl_end(p->dwfl);
+	cfi_rules_free(&p->rules);
+}
+
 static struct proc_dwfl *proc_get(struct sonde_unwinder *u, pid_t pid)
 {
 	for (size_t i = 0; i < u->used; i++)
@@ -139,8 +153,7 @@ static struct proc_dwfl *proc_get(struct sonde_unwinder *u, pid_t pid)
 	/* Full: start over rather than track which process was used last. */
 	if (u->used == PROC_SLOTS) {
 		for (size_t i = 0; i < u->used; i++)
-			if (u->procs[i].dwfl)
-				dwfl_end(u->procs[i].dwfl);
+			proc_end(&u->procs[i]);
 		u->used = 0;
 	}
 	process_dwfl(u, &u->procs[u->used], pid);
@@ -151,8 +164,10 @@ struct sonde_unwinder *sonde_unwinder_new(struct sonde_symbolizer *sym)
 {
 	struct sonde_unwinder *u = calloc(1, sizeof(*u));
 
-	if (u)
+	if (u) {
 		u->sym = sym;
+		u->use_rules = true;
+	}
 	return u;
 }
 
@@ -161,8 +176,7 @@ void sonde_unwinder_free(struct sonde_unwinder *u)
 	if (!u)
 		return;
 	for (size_t i = 0; i < u->used; i++)
-		if (u->procs[i].dwfl)
-			dwfl_end(u->procs[i].dwfl);
+		proc_end(&u->procs[i]);
 	free(u);
 }
 
@@ -180,6 +194,41 @@ static int on_frame(Dwfl_Frame *frame, void *arg)
 	return s->n < s->max ? DWARF_CB_OK : DWARF_CB_ABORT;
 }
 
+/* Walks s with the cached rules alone. False when a frame needs more
+ * (s is then left for libdwfl, from the start); true when the walk ended
+ * as libdwfl's would: no caller, a return address of 0, or a read beyond
+ * the copy. */
+static bool walk_with_rules(struct proc_dwfl *p, struct sample *s)
+{
+	uint64_t pc = s->regs->ip, sp = s->regs->sp, fp = s->regs->bp, cfa, ra;
+	bool fp_known = true;
+
+	for (bool first = true; s->n < s->max; first = false) {
+		/* A return address is looked up at the call before it; the
+		 * sampled instruction itself at its own address. */
+		const struct cfi_rule *r = cfi_rule_at(&p->rules, p->dwfl, first ? pc : pc - 1);
+
+		if (r->kind == CFI_RULE_LIBDWFL)
+			return false;
+		if (r->kind == CFI_RULE_OUTERMOST)
+			return true;
+		if (r->cfa_reg == SYM_DWARF_FP && !fp_known)
+			return true;
+		cfa = (r->cfa_reg == SYM_DWARF_SP ? sp : fp) + (uint64_t)(int64_t)r->cfa_offset;
+		if (!sample_read(s, cfa + (uint64_t)(int64_t)r->ra_offset, &ra))
+			return true;
+		if (r->fp == CFI_FP_SAVED)
+			fp_known = sample_read(s, cfa + (uint64_t)(int64_t)r->fp_offset, &fp);
+		else if (r->fp == CFI_FP_LOST)
+			fp_known = false;
+		sp = cfa;
+		if (!ra)
+			return true;
+		s->ips[s->n++] = pc = ra;
+	}
+	return true;
+}
+
 size_t sonde_unwind_user(struct sonde_unwinder *u, pid_t pid, pid_t tid,
 			 const struct sonde_user_regs *regs, const void *stack, size_t stack_len,
 			 uint64_t *ips, size_t max)
@@ -194,9 +243,25 @@ size_t sonde_unwind_user(struct sonde_unwinder *u, pid_t pid, pid_t tid,
 	p = proc_get(u, pid);
 	if (!p->dwfl)
 		return s.n;
+	if (u->use_rules && walk_with_rules(p, &s)) {
+		u->counts.by_rules++;
+		return s.n;
+	}
+	u->counts.by_libdwfl++;
+	s.n = 1;
 	p->current = &s;
 	/* Errors end the walk where it stands: what was found is kept. */
 	dwfl_getthread_frames(p->dwfl, tid, on_frame, &s);
 	p->current = NULL;
 	return s.n;
+}
+
+void sonde_unwinder_use_rules(struct sonde_unwinder *u, bool use)
+{
+	u->use_rules = use;
+}
+
+struct sonde_unwind_counts sonde_unwinder_counts(const struct sonde_unwinder *u)
+{
+	return u->counts;
 }

@@ -19,6 +19,17 @@ static int check_count;
 	} \
 } while (0)
 
+/* CHECK with a printf-style account of what went wrong. */
+#define CHECK_MSG(cond, ...) do { \
+	check_count++; \
+	if (!(cond)) { \
+		check_failures++; \
+		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
+		fprintf(stderr, __VA_ARGS__); \
+		fputc('\n', stderr); \
+	} \
+} while (0)
+
 #define CHECK_STR(actual, expected) do { \
 	const char *a_ = (actual), *e_ = (expected); \
 	check_count++; \

@@ -46,10 +46,73 @@ static void walks_without_frame_pointers(void)
 	sonde_symbolizer_free(sym);
 }
 
+/* The cached per-address rules must find exactly what libdwfl finds, for
+ * every length of copy (a copy cut short ends both walks at one place). */
+static void same_frames_both_ways(struct sonde_unwinder *u, const struct unwindfix_stack *s)
+{
+	struct sonde_user_regs regs = {s->ip, s->sp, s->bp};
+	uint64_t fast[64], slow[64];
+
+	for (size_t len = 0; len <= s->len; len += len < 256 ? 8 : 256) {
+		size_t n_fast, n_slow;
+
+		sonde_unwinder_use_rules(u, true);
+		n_fast = sonde_unwind_user(u, getpid(), gettid(), &regs, s->bytes, len, fast, 64);
+		sonde_unwinder_use_rules(u, false);
+		n_slow = sonde_unwind_user(u, getpid(), gettid(), &regs, s->bytes, len, slow, 64);
+		CHECK_MSG(n_fast == n_slow, "copy of %zu bytes: %zu frames with rules, %zu by libdwfl",
+			  len, n_fast, n_slow);
+		for (size_t i = 0; i < n_fast && i < n_slow; i++)
+			CHECK_MSG(fast[i] == slow[i], "copy of %zu bytes, frame %zu: %#llx against %#llx",
+				  len, i, (unsigned long long)fast[i], (unsigned long long)slow[i]);
+	}
+}
+
+static void rules_match_libdwfl(void)
+{
+	struct sonde_symbolizer *sym = sonde_symbolizer_new();
+	struct sonde_unwinder *u = sonde_unwinder_new(sym);
+	static struct unwindfix_stack through_libc;
+	struct sonde_unwind_counts before, after;
+	struct sonde_user_regs regs;
+	uint64_t ips[64];
+	size_t n;
+	bool qsort_seen = false;
+
+	unwindfix_run(&st);
+	same_frames_both_ways(u, &st);
+	unwindfix_via_qsort(&through_libc);
+	CHECK(through_libc.len >= 1024);
+	same_frames_both_ways(u, &through_libc);
+	/* And that is the whole chain, through libc's sort. */
+	regs = (struct sonde_user_regs){through_libc.ip, through_libc.sp, through_libc.bp};
+	sonde_unwinder_use_rules(u, true);
+	before = sonde_unwinder_counts(u);
+	n = sonde_unwind_user(u, getpid(), gettid(), &regs, through_libc.bytes, through_libc.len,
+			      ips, 64);
+	after = sonde_unwinder_counts(u);
+	/* The cached rules did it alone: libdwfl was not needed. */
+	CHECK_U64(after.by_rules, before.by_rules + 1);
+	CHECK_U64(after.by_libdwfl, before.by_libdwfl);
+	CHECK(n >= 5);
+	CHECK_STR(name_at(sym, ips[0], false), "unwindfix_capture");
+	CHECK_STR(name_at(sym, ips[1], true), "unwindfix_compare");
+	for (size_t i = 2; i < n && !qsort_seen; i++) {
+		if (!strcmp(name_at(sym, ips[i], true), "unwindfix_via_qsort")) {
+			qsort_seen = true;
+			CHECK_STR(name_at(sym, ips[i + 1 < n ? i + 1 : i], true), "rules_match_libdwfl");
+		}
+	}
+	CHECK(qsort_seen);
+	sonde_unwinder_free(u);
+	sonde_symbolizer_free(sym);
+}
+
 int main(void)
 {
 #if defined(__x86_64__)
 	RUN(walks_without_frame_pointers);
+	RUN(rules_match_libdwfl);
 #endif
 	return CHECK_DONE();
 }

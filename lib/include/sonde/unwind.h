@@ -4,6 +4,7 @@
 #ifndef SONDE_UNWIND_H
 #define SONDE_UNWIND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -30,5 +31,17 @@ void sonde_unwinder_free(struct sonde_unwinder *u);
 size_t sonde_unwind_user(struct sonde_unwinder *u, pid_t pid, pid_t tid,
 			 const struct sonde_user_regs *regs, const void *stack, size_t stack_len,
 			 uint64_t *ips, size_t max);
+
+/* Whether stacks are walked with the per-address rules cached from the
+ * CFI (the default) or by libdwfl alone: the same frames, more slowly;
+ * for tests that compare the two. */
+void sonde_unwinder_use_rules(struct sonde_unwinder *u, bool use);
+
+/* Stacks walked so far, and how. */
+struct sonde_unwind_counts {
+	uint64_t by_rules;
+	uint64_t by_libdwfl;	/* some frame needed more than the cached rules */
+};
+struct sonde_unwind_counts sonde_unwinder_counts(const struct sonde_unwinder *u);
 
 #endif
