@@ -16,11 +16,19 @@
 #include "sonde/sym.h"
 #include "sonde/unwind.h"
 
-int sonde_stacks_set_storage(struct bpf_object *obj, uint32_t entries)
+int sonde_stacks_set_storage(struct bpf_object *obj, uint32_t entries,
+			     enum sonde_unwind_mode unwind)
 {
 	struct bpf_map *map = bpf_object__find_map_by_name(obj, "sonde_stacks");
+	struct bpf_map *events = bpf_object__find_map_by_name(obj, "events");
+	int err;
 
-	return map ? bpf_map__set_max_entries(map, entries) : -ENOENT;
+	if (!map || !events)
+		return -ENOENT;
+	err = bpf_map__set_max_entries(map, entries);
+	if (!err && unwind != SONDE_UNWIND_FP)
+		err = bpf_map__set_max_entries(events, SONDE_STACK_COPY_RING);
+	return err;
 }
 
 /* ---- reading ---- */
@@ -639,15 +647,27 @@ struct sonde_stack_agg {
 	size_t n;
 };
 
+/* Mixes one word into h: a multiply carries its low bits up, the shift
+ * brings the high bits back down to the slot index. */
+static uint64_t agg_mix(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 32);
+}
+
+/* A word at a time: a block's key and stack are hashed for every block
+ * of a copied stack, and byte-wise FNV over them was most of the cost of
+ * adding one. */
 static uint64_t agg_hash(const struct sonde_stack_key *key, const uint64_t *ips, size_t n)
 {
-	const unsigned char *bytes[2] = {(const void *)key, (const void *)ips};
-	size_t lens[2] = {sizeof(*key), n * sizeof(*ips)};
-	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
+	uint64_t words[sizeof(*key) / sizeof(uint64_t)], h = n;
 
-	for (int part = 0; part < 2; part++)
-		for (size_t i = 0; i < lens[part]; i++)
-			h = (h ^ bytes[part][i]) * 0x100000001b3ull;
+	_Static_assert(sizeof(*key) % sizeof(uint64_t) == 0, "the key is hashed as whole words");
+	memcpy(words, key, sizeof(words));
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		h = agg_mix(h, words[i]);
+	for (size_t i = 0; i < n; i++)
+		h = agg_mix(h, ips[i]);
 	return h;
 }
 

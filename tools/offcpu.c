@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 		return SONDE_EXIT_RUNTIME;
 	}
 	o.skel = skel;
-	if (sonde_stacks_set_storage(skel->obj, o.stack_storage)) {
+	if (sonde_stacks_set_storage(skel->obj, o.stack_storage, o.unwind)) {
 		sonde_err("cannot size the stack map");
 		sonde_args_free(&o.args);
 		return SONDE_EXIT_RUNTIME;

@@ -203,7 +203,7 @@ int main(int argc, char **argv)
 		return SONDE_EXIT_RUNTIME;
 	}
 	p.skel = skel;
-	if (sonde_stacks_set_storage(skel->obj, p.stack_storage)) {
+	if (sonde_stacks_set_storage(skel->obj, p.stack_storage, p.unwind)) {
 		sonde_err("cannot size the stack map");
 		sonde_args_free(&p.args);
 		return SONDE_EXIT_RUNTIME;

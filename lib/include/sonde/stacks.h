@@ -29,11 +29,19 @@ struct sonde_stack_entry {
 
 #define SONDE_STACK_STORAGE_DEFAULT 16384
 
+/* The events ring buffer of a tool that may copy user stacks (8 KiB
+ * each) for DWARF unwinding. The BPF side wakes user space once the ring
+ * is a quarter full: with the default 256 KiB that was every 8 copies,
+ * and sonde-offcpu spent more CPU being woken than unwinding. */
+#define SONDE_STACK_COPY_RING (4u << 20)
+
 /* Sizes the stack map of an opened, not yet loaded object: distinct
  * stacks it can hold; more room means fewer hash collisions (each costs
- * a [lost stack]) at STACK_DEPTH * 8 bytes per entry. Returns 0 or
- * -errno. */
-int sonde_stacks_set_storage(struct bpf_object *obj, uint32_t entries);
+ * a [lost stack]) at STACK_DEPTH * 8 bytes per entry. Unless unwind is
+ * SONDE_UNWIND_FP, also makes room for copied stacks in its events ring
+ * buffer (SONDE_STACK_COPY_RING). Returns 0 or -errno. */
+int sonde_stacks_set_storage(struct bpf_object *obj, uint32_t entries,
+			     enum sonde_unwind_mode unwind);
 
 /* Reads the totals map of obj, sorted by total, largest first. With
  * clear, the entries read are deleted (for per-interval output). Returns
