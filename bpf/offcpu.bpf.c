@@ -3,8 +3,10 @@
  * CPU its stacks and the time are remembered; when it runs again the time
  * it was away is added to the totals of those stacks. With --waker, the
  * stacks of whoever woke it are part of the key too. A user stack that
- * frame pointers cannot walk is copied at the switch-out and, if the
- * block counts, sent to user space with its time for DWARF unwinding. */
+ * frame pointers cannot walk is copied at the switch-out straight into a
+ * ring buffer record for DWARF unwinding in user space; when the block
+ * ends, a small record with its key and time follows if it counts, and
+ * user space joins the two by thread. */
 #include "sonde_unwind.bpf.h"
 #include "offcpu.h"
 
@@ -23,7 +25,7 @@ const volatile bool user_stacks = true;
 const volatile bool kernel_stacks = true;
 const volatile bool track_wakers = false;
 
-/* user_stack_id of a task whose user stack was copied (user_copies). */
+/* user_stack_id of a task whose user stack was copied to user space. */
 #define USER_STACK_COPIED (-0x10001)
 
 struct switched_out {
@@ -51,25 +53,6 @@ struct {
 	__type(key, __u32);	/* tid */
 	__type(value, struct switched_out);
 } blocked SEC(".maps");
-
-/* The user stacks copied at switch-out, until the task runs again. Not
- * preallocated: 8 KiB each, only for tasks blocked right now. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);	/* tid */
-	__type(value, struct sonde_user_sample);
-} user_copies SEC(".maps");
-
-/* Where a copy is made before it goes into user_copies (too big for the
- * BPF stack). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sonde_user_sample);
-} user_copy_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -108,46 +91,47 @@ static __always_inline bool threads_wanted(struct task_struct *task)
 }
 
 /* The user stack of prev (current): a stack id, or USER_STACK_COPIED
- * when it was copied into user_copies for DWARF unwinding. */
+ * when it was copied to user space, to be unwound there and joined with
+ * the block's end (send_ended). With the ring buffer full, the frame
+ * pointers walk it: the block's time is kept. */
 static __always_inline __s32 user_stack(void *ctx, struct task_struct *prev, __u32 tid, __u32 pid,
 					__u64 *caller)
 {
 	struct pt_regs *regs;
-	struct sonde_user_sample *copy;
-	__u32 zero = 0;
+	struct sonde_user_sample *e;
 
 	if (BPF_CORE_READ(prev, flags) & SONDE_PF_KTHREAD)
 		return SONDE_STACK_NONE;
 	regs = sonde_user_regs();
 	if (!sonde_user_stack_copied(pid, regs, caller))
 		return sonde_stack_id(ctx, true);
-	copy = bpf_map_lookup_elem(&user_copy_scratch, &zero);
-	if (!copy)
-		return SONDE_STACK_NONE;
-	sonde_user_stack_copy(copy, regs);
-	if (bpf_map_update_elem(&user_copies, &tid, copy, BPF_ANY)) {
-		sonde_stat_inc(SONDE_STAT_MAP_FULL);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		sonde_stat_inc(OFFCPU_STAT_COPY_NO_ROOM);
 		return sonde_stack_id(ctx, true);
 	}
+	__builtin_memset(&e->key, 0, sizeof(e->key));
+	e->key.pid = pid;
+	e->key.tid = tid;
+	e->value = 0;
+	e->flags = SONDE_SAMPLE_PENDING;
+	sonde_user_stack_copy(e, regs);
+	sonde_user_sample_submit(e);
 	return USER_STACK_COPIED;
 }
 
-/* The block of a task whose user stack was copied: to user space with
- * the copy, or dropped with it when it does not count. */
-static __always_inline void send_copied(__u32 tid, const struct sonde_stack_key *key, __u64 delta,
-					bool counts)
+/* A counted block of a task whose user stack was copied: its key and
+ * time, for user space to add to the copy's stack. */
+static __always_inline void send_ended(const struct sonde_stack_key *key, __u64 delta)
 {
-	struct sonde_user_sample *copy = bpf_map_lookup_elem(&user_copies, &tid), *e;
+	struct sonde_stack_ended *e = sonde_event_reserve(sizeof(*e));
 
-	if (copy && counts && (e = sonde_event_reserve(sizeof(*e)))) {
-		bpf_probe_read_kernel(e, sizeof(*e), copy);
-		e->key = *key;
-		e->key.user_stack_id = SONDE_STACK_NONE;
-		e->value = delta;
-		sonde_user_sample_submit(e);
-	}
-	if (copy)
-		bpf_map_delete_elem(&user_copies, &tid);
+	if (!e)
+		return;
+	e->key = *key;
+	e->key.user_stack_id = SONDE_STACK_NONE;
+	e->value = delta;
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
 /* The block out (of task tid) ended at end: add it to the totals of its
@@ -177,13 +161,12 @@ static __always_inline void block_ended(__u32 tid, struct switched_out *out, __u
 			bpf_map_delete_elem(&wakers, &tid);
 		}
 	}
-	if (key.user_stack_id == USER_STACK_COPIED) {
-		send_copied(tid, &key, delta, delta >= min_block_ns && delta <= max_block_ns);
-		return;
-	}
 	if (delta < min_block_ns || delta > max_block_ns)
 		return;
-	sonde_stack_add(&key, delta);
+	if (key.user_stack_id == USER_STACK_COPIED)
+		send_ended(&key, delta);
+	else
+		sonde_stack_add(&key, delta);
 }
 
 static __always_inline void switch_in(__u32 tid, __u64 now)
@@ -215,7 +198,7 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool
 		block_ended(tid, stale, now - (runtime - stale->runtime_ns));
 	}
 	/* A task's last switch (it exited) never ends: nothing to time, and
-	 * a copy of its stack would stay in user_copies for good. */
+	 * a copy of its stack would wait in user space for good. */
 	if ((state & TASK_DEAD) || !state_wanted(preempt, state) || !threads_wanted(prev))
 		return;
 	out.runtime_ns = runtime;
@@ -224,11 +207,10 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool
 					: SONDE_STACK_NONE;
 	out.kernel_stack_id = kernel_stacks ? sonde_stack_id(ctx, false) : SONDE_STACK_NONE;
 	bpf_probe_read_kernel_str(out.comm, sizeof(out.comm), prev->comm);
-	if (bpf_map_update_elem(&blocked, &tid, &out, BPF_ANY)) {
+	/* On failure a copy already sent waits in user space until the
+	 * task's next one replaces it. */
+	if (bpf_map_update_elem(&blocked, &tid, &out, BPF_ANY))
 		sonde_stat_inc(SONDE_STAT_MAP_FULL);
-		if (out.user_stack_id == USER_STACK_COPIED)
-			bpf_map_delete_elem(&user_copies, &tid);
-	}
 }
 
 static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct *prev,

@@ -32,6 +32,9 @@ enum offcpu_stat {
 	 * ended still counts, up to when the task got the CPU back, worked
 	 * out from the CPU time the task has used since. */
 	OFFCPU_STAT_RESUME_UNSEEN = SONDE_STAT_TOOL,
+	/* A user stack to be copied for DWARF found the ring buffer full:
+	 * walked by frame pointers instead, its block still counts. */
+	OFFCPU_STAT_COPY_NO_ROOM,
 };
 
 #endif

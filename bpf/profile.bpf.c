@@ -20,6 +20,7 @@ static __always_inline int send_user_sample(struct bpf_perf_event_data *ctx,
 	e->key = *key;
 	e->key.kernel_stack_id = kernel_stacks ? sonde_stack_id(ctx, false) : SONDE_STACK_NONE;
 	e->value = 1;
+	e->flags = 0;	/* ring buffer memory is not zeroed */
 	sonde_user_stack_copy(e, regs);
 	sonde_user_sample_submit(e);
 	return 0;

@@ -11,6 +11,7 @@
 #include "sonde/container.h"
 #include "sonde/log.h"
 #include "sonde/pprof.h"
+#include "sonde/stack_pending.h"
 #include "sonde/stacks.h"
 #include "sonde/stacks_pprof.h"
 #include "sonde/sym.h"
@@ -603,8 +604,10 @@ void sonde_stack_printer_free(struct sonde_stack_printer *p)
 {
 	sonde_unwinder_free(p->unwinder);
 	sonde_stack_agg_free(p->agg);
+	sonde_stack_pending_free(p->pending);
 	p->unwinder = NULL;
 	p->agg = NULL;
+	p->pending = NULL;
 	sonde_json_free(&p->json);
 }
 
@@ -621,6 +624,9 @@ int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_
 	if (size >= sizeof(struct sonde_user_sample)) {
 		if (p->agg)
 			sonde_stacks_add_user_sample(p, data);
+	} else if (size == sizeof(struct sonde_stack_ended)) {
+		if (p->agg)
+			sonde_stacks_add_ended(p, data);
 	} else if (size >= sizeof(*e)) {
 		/* After an exec the cached mappings are the old program's, and
 		 * its addresses may overlap the new one's (non-PIE executables

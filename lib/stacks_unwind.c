@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 
 #include "sonde/log.h"
+#include "sonde/stack_pending.h"
 #include "sonde/stacks.h"
 #include "sonde/sym.h"
 #include "sonde/unwind.h"
@@ -36,7 +37,8 @@ int sonde_stack_printer_unwind(struct sonde_stack_printer *p, enum sonde_unwind_
 		return 0;
 	p->unwinder = sonde_unwinder_new(p->sym);
 	p->agg = sonde_stack_agg_new();
-	return p->unwinder && p->agg ? 0 : -ENOMEM;
+	p->pending = sonde_stack_pending_new();
+	return p->unwinder && p->agg && p->pending ? 0 : -ENOMEM;
 }
 
 struct classify {
@@ -122,6 +124,16 @@ void sonde_stacks_classify(struct sonde_stack_printer *p, uint32_t pid)
 		sonde_info(1, "pid %u: Go leaf frames from the pclntab in %s", pid, c.go);
 }
 
+static int add(struct sonde_stack_printer *p, const struct sonde_stack_key *key,
+	       const uint64_t *ips, size_t n, uint64_t value)
+{
+	if (sonde_stack_agg_add(p->agg, key, ips, n, value)) {
+		sonde_err("out of memory: a sample was dropped");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int sonde_stacks_add_user_sample(struct sonde_stack_printer *p, const struct sonde_user_sample *e)
 {
 	const struct sonde_user_regs regs = {e->ip, e->sp, e->bp};
@@ -130,9 +142,24 @@ int sonde_stacks_add_user_sample(struct sonde_stack_printer *p, const struct son
 	size_t n = sonde_unwind_user(p->unwinder, e->key.pid, e->key.tid ? e->key.tid : e->key.pid,
 				     &regs, e->stack, len, ips, SONDE_STACK_DEPTH);
 
-	if (sonde_stack_agg_add(p->agg, &e->key, ips, n, e->value)) {
+	if (!(e->flags & SONDE_SAMPLE_PENDING))
+		return add(p, &e->key, ips, n, e->value);
+	if (sonde_stack_pending_put(p->pending, e->key.pid, e->key.tid, ips, n)) {
 		sonde_err("out of memory: a sample was dropped");
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+int sonde_stacks_add_ended(struct sonde_stack_printer *p, const struct sonde_stack_ended *e)
+{
+	const uint64_t *ips;
+	size_t n;
+
+	if (!sonde_stack_pending_take(p->pending, e->key.pid, e->key.tid, &ips, &n)) {
+		/* Only when the table of pending copies started afresh. */
+		p->ended_without_copy++;
+		return 0;
+	}
+	return add(p, &e->key, ips, n, e->value);
 }

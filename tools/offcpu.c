@@ -153,6 +153,9 @@ static const struct sonde_stat_name bpf_stats[] = {
 	{OFFCPU_STAT_RESUME_UNSEEN,
 	 "returns to the CPU the kernel did not report: those blocks end where the task's CPU time since says",
 	 false},
+	{OFFCPU_STAT_COPY_NO_ROOM,
+	 "user stacks walked by frame pointers, not DWARF: the ring buffer had no room for their copy",
+	 false},
 };
 
 static int on_event(void *ctx, const void *data, size_t size)
@@ -173,6 +176,9 @@ static int on_end(void *ctx)
 {
 	struct offcpu *o = ctx;
 
+	if (o->printer.ended_without_copy)
+		sonde_err("%llu blocks left out: their copied stacks were dropped to bound memory",
+			  (unsigned long long)o->printer.ended_without_copy);
 	/* A reader that left (`| head`) is a normal end, not an error. */
 	return sonde_stacks_print_all(&o->printer, false) < 0 && !sonde_out_closed() ? -1 : 0;
 }

@@ -73,6 +73,8 @@ enum sonde_stack_unit {
 	SONDE_STACK_NS,		/* totals are nanoseconds (shown as µs) */
 };
 
+struct sonde_stack_pending;
+
 struct sonde_stack_printer {
 	struct bpf_object *obj;
 	struct sonde_symbolizer *sym;
@@ -88,6 +90,9 @@ struct sonde_stack_printer {
 	enum sonde_unwind_mode unwind;
 	struct sonde_unwinder *unwinder;
 	struct sonde_stack_agg *agg;
+	/* Copies whose block has not ended yet (SONDE_SAMPLE_PENDING). */
+	struct sonde_stack_pending *pending;
+	uint64_t ended_without_copy;
 	struct sonde_table table;
 	struct sonde_json json;
 };
@@ -122,9 +127,12 @@ int sonde_stack_printer_unwind(struct sonde_stack_printer *p, enum sonde_unwind_
  * walk right (DWARF in auto mode; Go leaves in fp and auto modes); says
  * so with -v. */
 void sonde_stacks_classify(struct sonde_stack_printer *p, uint32_t pid);
-/* Unwinds a copied user stack and adds its value to the totals. 0 or
- * -ENOMEM. */
+/* Unwinds a copied user stack and adds its value to the totals, or, if
+ * it is pending, keeps it for its end. 0 or -ENOMEM. */
 int sonde_stacks_add_user_sample(struct sonde_stack_printer *p, const struct sonde_user_sample *e);
+/* The end of a pending copy: adds its value to the copy's stack. 0 or
+ * -ENOMEM. */
+int sonde_stacks_add_ended(struct sonde_stack_printer *p, const struct sonde_stack_ended *e);
 
 /* One folded frame: ';' and control characters neutralised, kernel
  * frames suffixed _[k] and inlined ones _[i] (flamegraph.pl colours). */

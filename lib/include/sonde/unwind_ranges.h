@@ -53,6 +53,14 @@ struct sonde_code_ranges {
 #define SONDE_USER_STACK_BYTES 8192
 #define SONDE_USER_STACK_PIECE 1024
 
+/* sonde_user_sample.flags */
+enum {
+	/* Its key and value come later, in a sonde_stack_ended record of
+	 * the same thread (key.tid); until then only key.pid and key.tid
+	 * are set. A sample without one is never counted. */
+	SONDE_SAMPLE_PENDING = 1 << 0,
+};
+
 /* A sample whose user stack is unwound in user space: the key of its
  * totals (user_stack_id unused), the value to add, the user registers
  * and the copy of the stack from the stack pointer up. */
@@ -63,8 +71,15 @@ struct sonde_user_sample {
 	__u64 sp;
 	__u64 bp;
 	__u32 stack_len;
-	__u32 unused;
+	__u32 flags;
 	__u8 stack[SONDE_USER_STACK_BYTES];
+};
+
+/* The end of a pending sample (SONDE_SAMPLE_PENDING): its key and value.
+ * Told apart from the ring buffer's other records by its size. */
+struct sonde_stack_ended {
+	struct sonde_stack_key key;
+	__u64 value;
 };
 
 #endif
