@@ -679,6 +679,8 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 		rc = sonde_target_configure(cfg->obj, cfg->args);
 	if (!rc)
 		rc = set_autoload(&s);
+	if (!rc && cfg->before_load)
+		rc = cfg->before_load(cfg->ctx) ? SONDE_EXIT_RUNTIME : 0;
 	if (!rc)
 		rc = load(&s);
 	s.loaded = !rc;

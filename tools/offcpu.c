@@ -183,16 +183,25 @@ static int on_end(void *ctx)
 	return sonde_stacks_print_all(&o->printer, false) < 0 && !sonde_out_closed() ? -1 : 0;
 }
 
-/* Before capabilities are dropped: kallsyms hides addresses otherwise;
- * and while -p targets are still alive. */
-static int load_kernel_symbols(struct sonde_session *s, void *ctx)
+/* Before capabilities are dropped (kallsyms hides addresses otherwise),
+ * and before the programs load: kallsyms is read on a thread of its own
+ * meanwhile, instead of holding up the report at the end. */
+static int load_kernel_symbols(void *ctx)
+{
+	struct offcpu *o = ctx;
+
+	if (!o->user_only && !sonde_sym_kernel_load(o->printer.sym))
+		sonde_err("kernel symbols are hidden (kptr_restrict): kernel frames will be [unknown]");
+	return 0;
+}
+
+/* While -p targets are still alive: one that exits before the end
+ * still gets its symbols. */
+static int prepare_targets(struct sonde_session *s, void *ctx)
 {
 	struct offcpu *o = ctx;
 
 	(void)s;
-	if (!o->user_only && !sonde_sym_kernel_load(o->printer.sym))
-		sonde_err("kernel symbols are hidden (kptr_restrict): kernel frames will be [unknown]");
-	/* A target that exits before the end still gets its symbols. */
 	for (size_t i = 0; !o->kernel_only && i < o->args.n_pids; i++)
 		sonde_stacks_prepare(&o->printer, o->args.pids[i]);
 	return 0;
@@ -314,7 +323,8 @@ int main(int argc, char **argv)
 		.obj = skel->obj,
 		.probes = probes,
 		.n_probes = o.waker ? 2 : 1,
-		.attach_extra = load_kernel_symbols,
+		.before_load = load_kernel_symbols,
+		.attach_extra = prepare_targets,
 		.on_event = on_event,
 		.on_interval = on_interval,
 		.on_end = on_end,

@@ -133,12 +133,22 @@ static int on_end(void *ctx)
 	return sonde_stacks_print_all(&p->printer, false) < 0 && !sonde_out_closed() ? -1 : 0;
 }
 
-static int attach_sampler(struct sonde_session *s, void *ctx)
+/* Before capabilities are dropped (kallsyms hides addresses otherwise),
+ * and before the programs load: kallsyms is read on a thread of its own
+ * meanwhile, instead of holding up the report at the end. */
+static int load_kernel_symbols(void *ctx)
 {
 	struct profile *p = ctx;
 
 	if (!p->user_only && !sonde_sym_kernel_load(p->printer.sym))
 		sonde_err("kernel symbols are hidden (kptr_restrict): kernel frames will be [unknown]");
+	return 0;
+}
+
+static int attach_sampler(struct sonde_session *s, void *ctx)
+{
+	struct profile *p = ctx;
+
 	/* A target that exits before the end still gets its symbols. */
 	for (size_t i = 0; !p->kernel_only && i < p->args.n_pids; i++)
 		sonde_stacks_prepare(&p->printer, p->args.pids[i]);
@@ -233,6 +243,7 @@ int main(int argc, char **argv)
 		.what = "on-CPU stacks",
 		.args = &p.args,
 		.obj = skel->obj,
+		.before_load = load_kernel_symbols,
 		.attach_extra = attach_sampler,
 		.extra_progs = extra_progs,
 		.on_event = on_event,

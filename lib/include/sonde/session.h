@@ -75,6 +75,11 @@ struct sonde_session_config {
 	 * on deadlines (e.g. report a request unanswered after a timeout). */
 	int (*on_tick)(void *ctx);
 	uint64_t tick_ns;
+	/* Called once privileges are checked and before the BPF programs
+	 * load (which takes tens of milliseconds): work that can run
+	 * meanwhile on a thread of its own starts here, such as reading
+	 * kallsyms (sonde_sym_kernel_load). */
+	int (*before_load)(void *ctx);
 	/* Called after load, before the table's probes attach: tool-specific
 	 * attachments (perf events, uprobes) via sonde_session_add_link(). */
 	int (*attach_extra)(struct sonde_session *s, void *ctx);
