@@ -58,7 +58,7 @@ static int open_sampler(bool hardware, unsigned hz, int cpu)
 	return syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
-static int online_cpus(bool *cpus)
+int sonde_online_cpus(bool *cpus)
 {
 	char text[4096];
 	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
@@ -82,7 +82,7 @@ int sonde_perf_sample_attach(struct sonde_session *s, struct bpf_program *prog,
 		sonde_err("cannot sample CPUs: %s", sonde_feature_reason(SONDE_FEAT_PERF_CPU_CLOCK));
 		return SONDE_EXIT_UNSUPPORTED;
 	}
-	if (online_cpus(cpus) <= 0) {
+	if (sonde_online_cpus(cpus) <= 0) {
 		sonde_err("cannot read the online CPUs from /sys/devices/system/cpu/online");
 		return SONDE_EXIT_RUNTIME;
 	}

@@ -10,6 +10,7 @@
 #include "sonde/clock.h"
 #include "sonde/container.h"
 #include "sonde/log.h"
+#include "sonde/mmap_watch.h"
 #include "sonde/pprof.h"
 #include "sonde/stack_pending.h"
 #include "sonde/stacks.h"
@@ -605,6 +606,8 @@ void sonde_stack_printer_free(struct sonde_stack_printer *p)
 	sonde_unwinder_free(p->unwinder);
 	sonde_stack_agg_free(p->agg);
 	sonde_stack_pending_free(p->pending);
+	sonde_mmap_watch_close(p->mmaps);
+	p->mmaps = NULL;
 	p->unwinder = NULL;
 	p->agg = NULL;
 	p->pending = NULL;

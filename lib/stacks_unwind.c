@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 
 #include "sonde/log.h"
+#include "sonde/mmap_watch.h"
 #include "sonde/stack_pending.h"
 #include "sonde/stacks.h"
 #include "sonde/sym.h"
@@ -122,6 +123,72 @@ void sonde_stacks_classify(struct sonde_stack_printer *p, uint32_t pid)
 			   c.ranges.all_no_fp ? " everywhere, as there is much code" : "", c.dwarf);
 	if (c.go_len)
 		sonde_info(1, "pid %u: Go leaf frames from the pclntab in %s", pid, c.go);
+}
+
+void sonde_stacks_watch_mappings(struct sonde_stack_printer *p)
+{
+	if (p->unwind == SONDE_UNWIND_FP)
+		return;
+	p->mmaps = sonde_mmap_watch_open();
+	if (!p->mmaps)
+		sonde_info(1, "cannot watch for code mapped later (%s): a library loaded after a "
+			   "process was first seen is walked by frame pointers", strerror(errno));
+}
+
+/* The processes that mapped code, each once per poll. */
+struct mapped {
+	struct sonde_stack_printer *p;
+	uint32_t pids[64];
+	size_t n;
+};
+
+/* A process whose code changed: its mappings read again, its unwinding
+ * set up afresh and its code classified again. Only processes the tool
+ * has seen: the others are classified when first seen. */
+static void refresh(struct sonde_stack_printer *p, uint32_t pid)
+{
+	if (!sonde_sym_refresh(p->sym, (pid_t)pid))
+		return;
+	sonde_info(2, "pid %u mapped new code", pid);
+	if (p->unwinder)
+		sonde_unwinder_forget(p->unwinder, (pid_t)pid);
+	sonde_stacks_classify(p, pid);
+}
+
+static void flush(struct mapped *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		refresh(m->p, m->pids[i]);
+	m->n = 0;
+}
+
+static void note_mapping(void *arg, const struct sonde_mmap_record *r)
+{
+	struct mapped *m = arg;
+
+	/* A JIT's anonymous code ("//anon") has no CFI to classify. */
+	if (r->file[0] != '/' || r->file[1] == '/')
+		return;
+	for (size_t i = 0; i < m->n; i++)
+		if (m->pids[i] == r->pid)
+			return;
+	if (m->n == sizeof(m->pids) / sizeof(m->pids[0]))
+		flush(m);
+	m->pids[m->n++] = r->pid;
+}
+
+void sonde_stacks_poll_mappings(struct sonde_stack_printer *p)
+{
+	struct mapped m = {.p = p};
+	uint64_t lost;
+
+	if (!p->mmaps)
+		return;
+	lost = sonde_mmap_watch_read(p->mmaps, note_mapping, &m);
+	flush(&m);
+	if (lost)
+		sonde_info(1, "%llu reports of mapped code lost: libraries loaded then are walked by "
+			   "frame pointers", (unsigned long long)lost);
 }
 
 static int add(struct sonde_stack_printer *p, const struct sonde_stack_key *key,

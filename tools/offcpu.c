@@ -196,7 +196,8 @@ static int load_kernel_symbols(void *ctx)
 }
 
 /* While -p targets are still alive: one that exits before the end
- * still gets its symbols. */
+ * still gets its symbols. And before capabilities are dropped: the
+ * watch for code mapped later needs perf events. */
 static int prepare_targets(struct sonde_session *s, void *ctx)
 {
 	struct offcpu *o = ctx;
@@ -204,6 +205,14 @@ static int prepare_targets(struct sonde_session *s, void *ctx)
 	(void)s;
 	for (size_t i = 0; !o->kernel_only && i < o->args.n_pids; i++)
 		sonde_stacks_prepare(&o->printer, o->args.pids[i]);
+	if (!o->kernel_only)
+		sonde_stacks_watch_mappings(&o->printer);
+	return 0;
+}
+
+static int on_tick(void *ctx)
+{
+	sonde_stacks_poll_mappings(&((struct offcpu *)ctx)->printer);
 	return 0;
 }
 
@@ -325,6 +334,8 @@ int main(int argc, char **argv)
 		.n_probes = o.waker ? 2 : 1,
 		.before_load = load_kernel_symbols,
 		.attach_extra = prepare_targets,
+		.on_tick = on_tick,
+		.tick_ns = SONDE_STACKS_MAPPINGS_TICK_NS,
 		.on_event = on_event,
 		.on_interval = on_interval,
 		.on_end = on_end,

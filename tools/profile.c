@@ -152,7 +152,16 @@ static int attach_sampler(struct sonde_session *s, void *ctx)
 	/* A target that exits before the end still gets its symbols. */
 	for (size_t i = 0; !p->kernel_only && i < p->args.n_pids; i++)
 		sonde_stacks_prepare(&p->printer, p->args.pids[i]);
+	/* Perf events: before capabilities are dropped. */
+	if (!p->kernel_only)
+		sonde_stacks_watch_mappings(&p->printer);
 	return sonde_perf_sample_attach(s, p->skel->progs.profile_sample, p->hz, p->cpu);
+}
+
+static int on_tick(void *ctx)
+{
+	sonde_stacks_poll_mappings(&((struct profile *)ctx)->printer);
+	return 0;
 }
 
 static void destroy_skel(struct profile_bpf **skel)
@@ -245,6 +254,8 @@ int main(int argc, char **argv)
 		.obj = skel->obj,
 		.before_load = load_kernel_symbols,
 		.attach_extra = attach_sampler,
+		.on_tick = on_tick,
+		.tick_ns = SONDE_STACKS_MAPPINGS_TICK_NS,
 		.extra_progs = extra_progs,
 		.on_event = on_event,
 		.on_interval = on_interval,

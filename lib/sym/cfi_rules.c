@@ -131,7 +131,7 @@ static void compute(Dwfl *dwfl, uint64_t addr, struct cfi_rule *out)
 	Dwarf_CFI *cfi;
 	Dwarf_Addr bias;
 
-	out->kind = CFI_RULE_LIBDWFL;
+	out->kind = mod ? CFI_RULE_LIBDWFL : CFI_RULE_NO_MODULE;
 	if (!mod)
 		return;
 	cfi = dwfl_module_eh_cfi(mod, &bias);

@@ -220,6 +220,7 @@ enum cfi_rule_kind {
 	CFI_RULE_STEP,		/* the caller is found as the fields say */
 	CFI_RULE_OUTERMOST,	/* the return address is undefined: no caller */
 	CFI_RULE_LIBDWFL,	/* only libdwfl can tell */
+	CFI_RULE_NO_MODULE,	/* in none of the modules reported (code mapped since?) */
 };
 
 enum cfi_fp_rule {

@@ -199,6 +199,12 @@ static bool read_maps(struct sonde_symbolizer *sym, struct process *p)
 		return false;
 	n = sym_maps_read(f, &sym->names, &maps);
 	fclose(f);
+	/* Nothing mapped: it exited while being read. What was known still
+	 * names the samples it left. */
+	if (!n && p->n_maps) {
+		free(maps);
+		return false;
+	}
 	free(p->maps);
 	p->maps = maps;
 	p->n_maps = n;
@@ -220,6 +226,14 @@ static struct process *process_get(struct sonde_symbolizer *sym, pid_t pid)
 	p->next = *bucket;
 	*bucket = p;
 	return p;
+}
+
+bool sonde_sym_refresh(struct sonde_symbolizer *sym, pid_t pid)
+{
+	for (struct process *p = sym->procs[(unsigned)pid % PROC_BUCKETS]; p; p = p->next)
+		if (p->pid == pid)
+			return read_maps(sym, p);
+	return false;
 }
 
 void sonde_sym_forget(struct sonde_symbolizer *sym, pid_t pid)

@@ -11,6 +11,7 @@
 #include <elfutils/libdwfl.h>
 
 #include "internal.h"
+#include "sonde/clock.h"
 #include "sonde/unwind.h"
 
 #define PROC_SLOTS 128
@@ -30,8 +31,11 @@ struct proc_dwfl {
 	pid_t pid;
 	Dwfl *dwfl;		/* NULL: could not be set up */
 	struct cfi_rules rules;
+	int64_t reloaded_ns;	/* when reload() last set it up again */
 	struct sample *current;
 };
+
+#define RELOAD_INTERVAL_NS 1000000000ll
 
 struct sonde_unwinder {
 	struct sonde_symbolizer *sym;
@@ -126,6 +130,7 @@ static Dwfl *process_dwfl(struct sonde_unwinder *u, struct proc_dwfl *p, pid_t p
 	p->pid = pid;
 	p->dwfl = NULL;
 	p->rules = (struct cfi_rules){0};
+	p->reloaded_ns = 0;
 	if (!dwfl)
 		return NULL;
 	dwfl_report_begin(dwfl);
@@ -158,6 +163,16 @@ static struct proc_dwfl *proc_get(struct sonde_unwinder *u, pid_t pid)
 	}
 	process_dwfl(u, &u->procs[u->used], pid);
 	return &u->procs[u->used++];
+}
+
+void sonde_unwinder_forget(struct sonde_unwinder *u, pid_t pid)
+{
+	for (size_t i = 0; i < u->used; i++)
+		if (u->procs[i].pid == pid) {
+			proc_end(&u->procs[i]);
+			u->procs[i] = u->procs[--u->used];
+			return;
+		}
 }
 
 struct sonde_unwinder *sonde_unwinder_new(struct sonde_symbolizer *sym)
@@ -194,11 +209,16 @@ static int on_frame(Dwfl_Frame *frame, void *arg)
 	return s->n < s->max ? DWARF_CB_OK : DWARF_CB_ABORT;
 }
 
-/* Walks s with the cached rules alone. False when a frame needs more
- * (s is then left for libdwfl, from the start); true when the walk ended
- * as libdwfl's would: no caller, a return address of 0, or a read beyond
- * the copy. */
-static bool walk_with_rules(struct proc_dwfl *p, struct sample *s)
+enum walk {
+	WALK_DONE,		/* ended as libdwfl's would: no caller, a return
+				 * address of 0, or a read beyond the copy */
+	WALK_LIBDWFL,		/* a frame needs more than the rules */
+	WALK_NO_MODULE,		/* a frame is in none of the process's modules */
+};
+
+/* Walks s with the cached rules alone; unless WALK_DONE, s is left for
+ * libdwfl, from the start. */
+static enum walk walk_with_rules(struct proc_dwfl *p, struct sample *s)
 {
 	uint64_t pc = s->regs->ip, sp = s->regs->sp, fp = s->regs->bp, cfa, ra;
 	bool fp_known = true;
@@ -209,24 +229,43 @@ static bool walk_with_rules(struct proc_dwfl *p, struct sample *s)
 		const struct cfi_rule *r = cfi_rule_at(&p->rules, p->dwfl, first ? pc : pc - 1);
 
 		if (r->kind == CFI_RULE_LIBDWFL)
-			return false;
+			return WALK_LIBDWFL;
+		if (r->kind == CFI_RULE_NO_MODULE)
+			return WALK_NO_MODULE;
 		if (r->kind == CFI_RULE_OUTERMOST)
-			return true;
+			return WALK_DONE;
 		if (r->cfa_reg == SYM_DWARF_FP && !fp_known)
-			return true;
+			return WALK_DONE;
 		cfa = (r->cfa_reg == SYM_DWARF_SP ? sp : fp) + (uint64_t)(int64_t)r->cfa_offset;
 		if (!sample_read(s, cfa + (uint64_t)(int64_t)r->ra_offset, &ra))
-			return true;
+			return WALK_DONE;
 		if (r->fp == CFI_FP_SAVED)
 			fp_known = sample_read(s, cfa + (uint64_t)(int64_t)r->fp_offset, &fp);
 		else if (r->fp == CFI_FP_LOST)
 			fp_known = false;
 		sp = cfa;
 		if (!ra)
-			return true;
+			return WALK_DONE;
 		s->ips[s->n++] = pc = ra;
 	}
-	return true;
+	return WALK_DONE;
+}
+
+/* A frame in none of the process's modules: it may have mapped code
+ * since its modules were reported (dlopen). Sets the process up again
+ * from its mappings read anew, at most once a second (a garbage return
+ * address looks the same). */
+static bool reload(struct sonde_unwinder *u, struct proc_dwfl *p)
+{
+	int64_t now = (int64_t)sonde_now_mono_ns();
+	pid_t pid = p->pid;
+
+	if (now - p->reloaded_ns < RELOAD_INTERVAL_NS || !sonde_sym_refresh(u->sym, pid))
+		return false;
+	proc_end(p);
+	process_dwfl(u, p, pid);
+	p->reloaded_ns = now;
+	return p->dwfl != NULL;
 }
 
 size_t sonde_unwind_user(struct sonde_unwinder *u, pid_t pid, pid_t tid,
@@ -243,9 +282,17 @@ size_t sonde_unwind_user(struct sonde_unwinder *u, pid_t pid, pid_t tid,
 	p = proc_get(u, pid);
 	if (!p->dwfl)
 		return s.n;
-	if (u->use_rules && walk_with_rules(p, &s)) {
-		u->counts.by_rules++;
-		return s.n;
+	if (u->use_rules) {
+		enum walk w = walk_with_rules(p, &s);
+
+		if (w == WALK_NO_MODULE && reload(u, p)) {
+			s.n = 1;
+			w = walk_with_rules(p, &s);
+		}
+		if (w == WALK_DONE) {
+			u->counts.by_rules++;
+			return s.n;
+		}
 	}
 	u->counts.by_libdwfl++;
 	s.n = 1;

@@ -15,6 +15,10 @@ struct sonde_session;
  * Returns the number of CPUs set, or -1 when malformed or out of range. */
 int sonde_parse_cpu_list(const char *text, bool *cpus, size_t max);
 
+/* The online CPUs (/sys/devices/system/cpu/online) into cpus, which has
+ * SONDE_MAX_CPUS entries; returns how many, or -1. */
+int sonde_online_cpus(bool *cpus);
+
 /* Opens a sampling event at hz on each online CPU (or only on cpu when
  * cpu >= 0): the hardware cycle counter where there is one, else the
  * cpu-clock software event; attaches prog to each and hands the links to

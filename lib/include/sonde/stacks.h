@@ -73,6 +73,7 @@ enum sonde_stack_unit {
 	SONDE_STACK_NS,		/* totals are nanoseconds (shown as µs) */
 };
 
+struct sonde_mmap_watch;
 struct sonde_stack_pending;
 
 struct sonde_stack_printer {
@@ -90,6 +91,8 @@ struct sonde_stack_printer {
 	enum sonde_unwind_mode unwind;
 	struct sonde_unwinder *unwinder;
 	struct sonde_stack_agg *agg;
+	/* New code mapped into processes (sonde_stacks_watch_mappings). */
+	struct sonde_mmap_watch *mmaps;
 	/* Copies whose block has not ended yet (SONDE_SAMPLE_PENDING). */
 	struct sonde_stack_pending *pending;
 	uint64_t ended_without_copy;
@@ -127,6 +130,17 @@ int sonde_stack_printer_unwind(struct sonde_stack_printer *p, enum sonde_unwind_
  * walk right (DWARF in auto mode; Go leaves in fp and auto modes); says
  * so with -v. */
 void sonde_stacks_classify(struct sonde_stack_printer *p, uint32_t pid);
+/* With --unwind auto or dwarf: watches for code mapped into processes
+ * after they were classified (dlopen), so that their stacks are
+ * classified and unwound with it. Before capabilities are dropped
+ * (perf events need CAP_PERFMON); without them it says so with -v and
+ * does without. */
+void sonde_stacks_watch_mappings(struct sonde_stack_printer *p);
+/* Takes in what the watch saw: for the session's tick
+ * (SONDE_STACKS_MAPPINGS_TICK_NS). */
+void sonde_stacks_poll_mappings(struct sonde_stack_printer *p);
+#define SONDE_STACKS_MAPPINGS_TICK_NS 200000000ull
+
 /* Unwinds a copied user stack and adds its value to the totals, or, if
  * it is pending, keeps it for its end. 0 or -ENOMEM. */
 int sonde_stacks_add_user_sample(struct sonde_stack_printer *p, const struct sonde_user_sample *e);

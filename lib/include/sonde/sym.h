@@ -84,6 +84,11 @@ bool sonde_sym_user_code(struct sonde_symbolizer *sym, pid_t pid, sonde_sym_code
  * the caller it points into. */
 bool sonde_sym_user_frameless(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr);
 
+/* Reads the mappings of a process already cached again (it mapped new
+ * code); false when it is not cached or has gone (its old mappings
+ * stay). */
+bool sonde_sym_refresh(struct sonde_symbolizer *sym, pid_t pid);
+
 /* Drops what is cached about a process (e.g. it exited). */
 void sonde_sym_forget(struct sonde_symbolizer *sym, pid_t pid);
 /* Drops what is cached about every process that has exited since, and

@@ -24,6 +24,10 @@ struct sonde_user_regs {
 struct sonde_unwinder *sonde_unwinder_new(struct sonde_symbolizer *sym);
 void sonde_unwinder_free(struct sonde_unwinder *u);
 
+/* Drops what is known of a process's modules (it mapped new code): the
+ * next unwind in it sets them up again from the symbolizer's mappings. */
+void sonde_unwinder_forget(struct sonde_unwinder *u, pid_t pid);
+
 /* Unwinds thread tid of process pid; stack holds stack_len bytes copied
  * from regs->sp upwards. Fills ips leaf first (ips[0] is regs->ip; the
  * others are return addresses) and returns how many: at least 1 when
