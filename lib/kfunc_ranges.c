@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sonde/grow.h"
 #include "sonde/kfunc_ranges.h"
 
 struct range {
@@ -24,15 +25,9 @@ struct growable {
 
 static int push(struct growable *g, const void *item, size_t size)
 {
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 1024;
-		void *p = realloc(g->p, cap * size);
-
-		if (!p)
-			return -ENOMEM;
-		g->p = p;
-		g->cap = cap;
-	}
+	g->p = sonde_grow(g->p, &g->cap, g->n + 1, size, 1024);
+	if (g->cap == g->n)
+		return -ENOMEM;
 	memcpy((char *)g->p + g->n * size, item, size);
 	g->n++;
 	return 0;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <sonde/cli.h>
+#include <sonde/grow.h>
 #include <sonde/log.h>
 #include <sonde/proc_open.h>
 #include <sonde/runtime_targets.h>
@@ -216,16 +217,9 @@ static void remember_process(struct sonde_rt_targets *t, pid_t pid, size_t file)
 {
 	if (!t->kind->on_process)
 		return;
-	if (t->n_found == t->found_cap) {
-		size_t cap = t->found_cap ? 2 * t->found_cap : 64;
-		struct found_process *p = realloc(t->found, cap * sizeof(*p));
-
-		if (!p) {
-			sonde_err("process %d: %m", (int)pid);
-			return;
-		}
-		t->found = p;
-		t->found_cap = cap;
+	if (SONDE_GROW(t->found, t->found_cap, t->n_found + 1, 64)) {
+		sonde_err("process %d: %m", (int)pid);
+		return;
 	}
 	t->found[t->n_found++] = (struct found_process){pid, file};
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sonde/clock.h"
+#include "sonde/grow.h"
 #include "sonde/log.h"
 #include "sonde/sockowner.h"
 
@@ -163,13 +164,8 @@ static void scan(void)
 
 		if (*end || pid <= 0)
 			continue;
-		if (n == cap) {
-			pid_t *more = realloc(pids, (cap = cap ? cap * 2 : 256) * sizeof(*pids));
-
-			if (!more)
-				break;
-			pids = more;
-		}
+		if (SONDE_GROW(pids, cap, n + 1, 256))
+			break;
 		pids[n++] = pid;
 	}
 	/* readdir order is not numeric: sort so the lowest PID wins. */

@@ -9,6 +9,7 @@
 
 #include "sonde/clock.h"
 #include "sonde/container.h"
+#include "sonde/grow.h"
 #include "sonde/log.h"
 #include "sonde/mmap_watch.h"
 #include "sonde/pprof.h"
@@ -66,17 +67,9 @@ int sonde_stacks_read(struct bpf_object *obj, bool clear,
 		return -ENOENT;
 	fd = bpf_map__fd(map);
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		if (count == cap) {
-			struct sonde_stack_entry *grown;
-
-			cap = cap ? cap * 2 : 1024;
-			grown = realloc(v, cap * sizeof(*v));
-			if (!grown) {
-				err = -ENOMEM;
-				break;
-			}
-			v = grown;
-		}
+		err = SONDE_GROW(v, cap, count + 1, 1024);
+		if (err)
+			break;
 		v[count].key = next;
 		if (!bpf_map_lookup_elem(fd, &next, &v[count].value))
 			count++;
@@ -122,15 +115,8 @@ struct frame_list {
 
 static void push(struct frame_list *l, const struct sonde_frame *f)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		struct sonde_frame *grown = realloc(l->v, cap * sizeof(*grown));
-
-		if (!grown)
-			return;
-		l->v = grown;
-		l->cap = cap;
-	}
+	if (SONDE_GROW(l->v, l->cap, l->n + 1, 256))
+		return;
 	l->v[l->n++] = *f;
 }
 

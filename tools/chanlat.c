@@ -16,6 +16,7 @@
 #include <sonde/cli.h>
 #include <sonde/clock.h>
 #include <sonde/golang.h>
+#include <sonde/grow.h>
 #include <sonde/log.h>
 #include <sonde/out.h>
 #include <sonde/retinsn.h>
@@ -321,15 +322,8 @@ static int drain(struct chanlat *c)
 
 	c->n_rows = 0;
 	while (!bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
-		if (n_keys == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
-			struct chanlat_key *k = realloc(keys, ncap * sizeof(*k));
-
-			if (!k)
-				break;
-			keys = k;
-			cap = ncap;
-		}
+		if (SONDE_GROW(keys, cap, n_keys + 1, 256))
+			break;
 		keys[n_keys++] = next;
 		key = next;
 		first = false;

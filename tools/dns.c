@@ -13,6 +13,7 @@
 #include <sonde/dns.h>
 #include <sonde/dns_pending.h>
 #include <sonde/duration.h>
+#include <sonde/grow.h>
 #include <sonde/log.h>
 #include <sonde/net.h>
 #include <sonde/out.h>
@@ -322,16 +323,9 @@ static void on_tcp_sample(void *ctx, int cpu, void *data, __u32 size)
 		t->n.malformed++;
 		return;
 	}
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? 2 * b->cap : 64;
-		struct dns_event *grown = realloc(b->events, cap * sizeof(*grown));
-
-		if (!grown) {
-			t->n.tcp_lost++;
-			return;
-		}
-		b->events = grown;
-		b->cap = cap;
+	if (SONDE_GROW(b->events, b->cap, b->n + 1, 64)) {
+		t->n.tcp_lost++;
+		return;
 	}
 	/* Perf samples are only 4-byte aligned: copy before reading. */
 	copy = &b->events[b->n];

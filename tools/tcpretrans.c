@@ -11,6 +11,7 @@
 #include <sonde/clock.h>
 #include <sonde/cli.h>
 #include <sonde/container.h>
+#include <sonde/grow.h>
 #include <sonde/log.h>
 #include <sonde/net.h>
 #include <sonde/out.h>
@@ -194,14 +195,9 @@ static int drain_counts(struct tcpretrans *t, struct conn_count **out, size_t *n
 
 	/* Keys first: deleting while walking would restart the walk. */
 	while (!bpf_map__get_next_key(map, n_keys ? &prev_key : NULL, &key, sizeof(key))) {
-		if (n_keys == cap) {
-			struct conn_count *more = realloc(all, (cap = cap ? cap * 2 : 64) * sizeof(*all));
-
-			if (!more) {
-				free(all);
-				return -ENOMEM;
-			}
-			all = more;
+		if (SONDE_GROW(all, cap, n_keys + 1, 64)) {
+			free(all);
+			return -ENOMEM;
 		}
 		all[n_keys++].conn = key;
 		prev_key = key;

@@ -3,23 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sonde/grow.h"
 #include "sonde/out.h"
 
 static void reserve(struct sonde_json *j, size_t more)
 {
-	size_t need = j->len + more + 1;
-	char *grown;
-
-	if (j->oom || need <= j->cap)
-		return;
-	while (j->cap < need)
-		j->cap = j->cap ? 2 * j->cap : 512;
-	grown = realloc(j->buf, j->cap);
-	if (!grown) {
+	if (!j->oom && SONDE_GROW(j->buf, j->cap, j->len + more + 1, 512))
 		j->oom = true;
-		return;
-	}
-	j->buf = grown;
 }
 
 static void put(struct sonde_json *j, const char *s, size_t n)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "sonde/grow.h"
 #include "sonde/pprof.h"
 
 /* ---- a set of byte strings with dense indices ---- */
@@ -34,26 +35,6 @@ static uint64_t hash_bytes(const void *key, size_t len)
 	for (size_t i = 0; i < len; i++)
 		h = (h ^ p[i]) * 0x100000001b3ull;
 	return h;
-}
-
-static int grow(void **ptr, size_t elem, size_t need, size_t *cap)
-{
-	size_t n = *cap ? *cap : 16;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need) {
-		if (n > SIZE_MAX / 2 / elem)
-			return -ENOMEM;
-		n *= 2;
-	}
-	p = realloc(*ptr, n * elem);
-	if (!p)
-		return -ENOMEM;
-	*ptr = p;
-	*cap = n;
-	return 0;
 }
 
 static const uint8_t *blob_at(const struct blob_set *s, uint32_t i, size_t *len)
@@ -109,8 +90,8 @@ static int blob_intern(struct blob_set *s, const void *key, size_t len, uint32_t
 		}
 		j = (j + 1) & (s->n_slots - 1);
 	}
-	if (grow((void **)&s->data, 1, s->len + len + 1, &s->cap) ||
-	    grow((void **)&s->ent, sizeof(*s->ent), s->n + 1, &ent_cap))
+	if (SONDE_GROW(s->data, s->cap, s->len + len + 1, 16) ||
+	    SONDE_GROW(s->ent, ent_cap, s->n + 1, 16))
 		return -ENOMEM;
 	s->ent_cap = ent_cap;
 	memcpy(s->data + s->len, key, len);
@@ -205,7 +186,7 @@ void sonde_pprof_set_time(struct sonde_pprof *p, int64_t time_nanos, int64_t dur
 
 static int key_put(struct sonde_pprof *p, size_t *n, uint64_t word)
 {
-	if (grow((void **)&p->key, sizeof(*p->key), *n + 1, &p->key_cap))
+	if (SONDE_GROW(p->key, p->key_cap, *n + 1, 16))
 		return -ENOMEM;
 	p->key[(*n)++] = word;
 	return 0;
@@ -228,7 +209,7 @@ static int intern_mapping(struct sonde_pprof *p, const struct sonde_pprof_mappin
 	key[2] = m->offset;
 	key[3] = file;
 	key[4] = build_id;
-	if (grow((void **)&p->mapping_flags, 1, (size_t)p->mappings.n + 1, &p->mapping_flags_cap))
+	if (SONDE_GROW(p->mapping_flags, p->mapping_flags_cap, (size_t)p->mappings.n + 1, 16))
 		return -ENOMEM;
 	n_before = p->mappings.n;
 	err = blob_intern(&p->mappings, key, sizeof(key), &index);
@@ -277,7 +258,7 @@ static int intern_location(struct sonde_pprof *p, const struct sonde_pprof_frame
 		if (!mapping)
 			mapping = frames[i].mapping;
 	}
-	if (n > SIZE_MAX / 2 || grow((void **)&p->lines, sizeof(*p->lines), 2 * n, &p->lines_cap))
+	if (n > SIZE_MAX / 2 || SONDE_GROW(p->lines, p->lines_cap, 2 * n, 16))
 		return -ENOMEM;
 	lines = p->lines;
 	for (size_t i = 0; i < n; i++) {
@@ -317,7 +298,7 @@ int sonde_pprof_add_sample(struct sonde_pprof *p, const struct sonde_pprof_frame
 
 	if ((n_frames && !frames) || (p->n_types && !values) || (n_labels && !labels))
 		return -EINVAL;
-	if (grow((void **)&p->loc_ids, sizeof(*p->loc_ids), n_frames, &p->loc_ids_cap))
+	if (SONDE_GROW(p->loc_ids, p->loc_ids_cap, n_frames, 16))
 		return -ENOMEM;
 	loc_ids = p->loc_ids;
 	for (size_t i = 0; i < n_frames && !err;) {
@@ -350,7 +331,7 @@ int sonde_pprof_add_sample(struct sonde_pprof *p, const struct sonde_pprof_frame
 	if (err)
 		return err;
 	prev_n = p->samples.n;
-	if (grow((void **)&p->values, sizeof(*p->values), (size_t)(prev_n + 1) * p->n_types, &p->values_cap))
+	if (SONDE_GROW(p->values, p->values_cap, (size_t)(prev_n + 1) * p->n_types, 16))
 		return -ENOMEM;
 	err = blob_intern(&p->samples, p->key, len * sizeof(*p->key), &index);
 	if (err)
@@ -374,7 +355,7 @@ enum { WIRE_VARINT = 0, WIRE_LEN = 2 };
 
 static void pb_raw(struct pb *pb, const void *data, size_t len)
 {
-	if (pb->oom || grow((void **)&pb->b, 1, pb->len + len, &pb->cap)) {
+	if (pb->oom || SONDE_GROW(pb->b, pb->cap, pb->len + len, 16)) {
 		pb->oom = true;
 		return;
 	}

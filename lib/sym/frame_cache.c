@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sonde/grow.h"
 #include "internal.h"
 
 #define FRAME_CACHE_MAX (1u << 20)
@@ -70,18 +71,8 @@ void frame_cache_put(struct frame_cache *c, uint64_t key, const struct sonde_fra
 		frame_cache_free(c);
 	if ((c->n + 1) * 2 > c->cap && !grow_slots(c))
 		return;
-	if (c->pool_n + n > c->pool_cap) {
-		size_t cap = c->pool_cap ? c->pool_cap * 2 : 4096;
-		struct sonde_frame *pool;
-
-		while (cap < c->pool_n + n)
-			cap *= 2;
-		pool = realloc(c->pool, cap * sizeof(*pool));
-		if (!pool)
-			return;
-		c->pool = pool;
-		c->pool_cap = cap;
-	}
+	if (SONDE_GROW(c->pool, c->pool_cap, c->pool_n + n, 4096))
+		return;
 	s = find(c, key);
 	if (s->n)
 		return;

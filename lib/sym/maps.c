@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sonde/grow.h"
 #include "internal.h"
 
 static const char *intern(struct sym_strings *names, const char *s)
@@ -33,13 +34,8 @@ size_t sym_maps_read(FILE *f, struct sym_strings *names, struct sym_mapping **ou
 		/* Only code is ever symbolized. */
 		if (!strchr(perms, 'x'))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			m = realloc(maps, cap * sizeof(*maps));
-			if (!m)
-				break;
-			maps = m;
-		}
+		if (SONDE_GROW(maps, cap, n + 1, 64))
+			break;
 		m = &maps[n++];
 		*m = (struct sym_mapping){.start = start, .end = end, .pgoff = pgoff, .ino = ino};
 		name = line + name_at;

@@ -3,20 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sonde/grow.h"
 #include "internal.h"
 
 int symtab_add(struct symtab *t, uint64_t addr, uint64_t size, const char *name,
 	       const char *module)
 {
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		struct sym_entry *e = realloc(t->entries, cap * sizeof(*e));
-
-		if (!e)
-			return -ENOMEM;
-		t->entries = e;
-		t->cap = cap;
-	}
+	if (SONDE_GROW(t->entries, t->cap, t->n + 1, 256))
+		return -ENOMEM;
 	t->entries[t->n++] = (struct sym_entry){addr, size, name, module};
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 
 #include <sonde/clock.h>
+#include <sonde/grow.h>
 #include <sonde/log.h>
 #include <sonde/proc_open.h>
 #include <sonde/runtime_targets.h>
@@ -78,15 +79,8 @@ struct proc_state *summary_process(struct summary *s, pid_t pid)
 
 	if (p)
 		return p;
-	if (s->n_procs == s->cap_procs) {
-		size_t cap = s->cap_procs ? 2 * s->cap_procs : 16;
-		struct proc_state *v = realloc(s->procs, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		s->procs = v;
-		s->cap_procs = cap;
-	}
+	if (SONDE_GROW(s->procs, s->cap_procs, s->n_procs + 1, 16))
+		return NULL;
 	p = &s->procs[s->n_procs++];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
@@ -110,13 +104,9 @@ static void purge_map(int fd, size_t key_size, uint32_t tgid)
 		first = false;
 		if (*(uint32_t *)key != tgid)
 			continue;
-		if (n == cap) {
-			uint8_t *v = realloc(doomed, (cap = cap ? 2 * cap : 64) * key_size);
-
-			if (!v)
-				break;
-			doomed = v;
-		}
+		doomed = sonde_grow(doomed, &cap, n + 1, key_size, 64);
+		if (cap == n)
+			break;
 		memcpy(doomed + n++ * key_size, key, key_size);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -148,15 +138,8 @@ void summary_forget(struct summary *s, pid_t pid)
 
 static struct site_row *add_row(struct rows *r, uint32_t tgid, uint64_t gopc, uint64_t startpc)
 {
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 256;
-		struct site_row *v = realloc(r->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		r->v = v;
-		r->cap = cap;
-	}
+	if (SONDE_GROW(r->v, r->cap, r->n + 1, 256))
+		return NULL;
 	r->v[r->n] = (struct site_row){.tgid = tgid, .gopc = gopc, .startpc = startpc};
 	return &r->v[r->n++];
 }
