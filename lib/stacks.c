@@ -325,18 +325,14 @@ static char *stack_cell(const struct frame_list *l)
 	s[0] = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		int n = sonde_frame_format(&l->v[i], 0, part, sizeof(part));
-		size_t need = len + (size_t)n + 8;
+		/* " <- ", the frame (cut to part's size), "_[k]", the NUL. */
+		size_t frame = n < 0 ? 0 : (size_t)n < sizeof(part) ? (size_t)n : sizeof(part) - 1;
+		size_t need = len + 4 + frame + 4 + 1;
 
-		if (need > cap) {
-			char *grown = realloc(s, need * 2);
-
-			if (!grown)
-				break;
-			s = grown;
-			cap = need * 2;
-		}
-		len += snprintf(s + len, cap - len, "%s%s%s", i ? " <- " : "", part,
-				l->v[i].kernel ? "_[k]" : "");
+		if (SONDE_GROW(s, cap, need, 256))
+			break;
+		len += (size_t)snprintf(s + len, cap - len, "%s%s%s", i ? " <- " : "", part,
+					l->v[i].kernel ? "_[k]" : "");
 	}
 	return s;
 }
