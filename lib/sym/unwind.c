@@ -155,6 +155,12 @@ static struct proc_dwfl *proc_get(struct sonde_unwinder *u, pid_t pid)
 	for (size_t i = 0; i < u->used; i++)
 		if (u->procs[i].pid == pid)
 			return &u->procs[i];
+	/* A slot a forgotten process left (pid 0: never a process of ours). */
+	for (size_t i = 0; i < u->used; i++)
+		if (!u->procs[i].pid) {
+			process_dwfl(u, &u->procs[i], pid);
+			return &u->procs[i];
+		}
 	/* Full: start over rather than track which process was used last. */
 	if (u->used == PROC_SLOTS) {
 		for (size_t i = 0; i < u->used; i++)
@@ -165,12 +171,14 @@ static struct proc_dwfl *proc_get(struct sonde_unwinder *u, pid_t pid)
 	return &u->procs[u->used++];
 }
 
+/* The slot stays where it is, free: its Dwfl's callbacks were given its
+ * address, so a process's slot never moves. */
 void sonde_unwinder_forget(struct sonde_unwinder *u, pid_t pid)
 {
 	for (size_t i = 0; i < u->used; i++)
 		if (u->procs[i].pid == pid) {
 			proc_end(&u->procs[i]);
-			u->procs[i] = u->procs[--u->used];
+			u->procs[i] = (struct proc_dwfl){.pid = 0};
 			return;
 		}
 }

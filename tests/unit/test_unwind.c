@@ -3,6 +3,7 @@
  * it back to main through .eh_frame alone. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sonde/sym.h>
@@ -108,11 +109,51 @@ static void rules_match_libdwfl(void)
 	sonde_symbolizer_free(sym);
 }
 
+/* Forgetting one process (it mapped new code) leaves the others as they
+ * were: libdwfl holds on to where each process's state lives. */
+static void forgetting_a_process_keeps_the_others(void)
+{
+	struct sonde_symbolizer *sym = sonde_symbolizer_new();
+	struct sonde_unwinder *u = sonde_unwinder_new(sym);
+	struct sonde_user_regs regs;
+	uint64_t ips[64];
+	size_t before, after;
+	int pipefd[2];
+	pid_t child;
+	char c;
+
+	unwindfix_run(&st);
+	regs = (struct sonde_user_regs){st.ip, st.sp, st.bp};
+	/* A second process with the same mappings: a child waiting to end. */
+	CHECK(!pipe(pipefd));
+	child = fork();
+	if (!child) {
+		close(pipefd[1]);
+		_exit(read(pipefd[0], &c, 1) < 0);
+	}
+	close(pipefd[0]);
+	sonde_unwinder_use_rules(u, false);	/* libdwfl's callbacks */
+	CHECK(sonde_unwind_user(u, child, child, &regs, st.bytes, st.len, ips, 64) >= 5);
+	before = sonde_unwind_user(u, getpid(), gettid(), &regs, st.bytes, st.len, ips, 64);
+	CHECK(before >= 5);
+	sonde_unwinder_forget(u, child);
+	sonde_unwinder_forget(u, 999999999);	/* none such: nothing happens */
+	after = sonde_unwind_user(u, getpid(), gettid(), &regs, st.bytes, st.len, ips, 64);
+	CHECK_U64(after, before);
+	/* And the forgotten one is set up again when asked. */
+	CHECK(sonde_unwind_user(u, child, child, &regs, st.bytes, st.len, ips, 64) >= 5);
+	close(pipefd[1]);
+	waitpid(child, NULL, 0);
+	sonde_unwinder_free(u);
+	sonde_symbolizer_free(sym);
+}
+
 int main(void)
 {
 #if defined(__x86_64__)
 	RUN(walks_without_frame_pointers);
 	RUN(rules_match_libdwfl);
+	RUN(forgetting_a_process_keeps_the_others);
 #endif
 	return CHECK_DONE();
 }
