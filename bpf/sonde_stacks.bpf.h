@@ -17,6 +17,18 @@ struct {
 	__uint(value_size, SONDE_STACK_DEPTH * sizeof(__u64));
 } sonde_stacks SEC(".maps");
 
+/* A stack map's bucket holds one stack, chosen by a hash of its frames:
+ * a second stack hashing there would be lost (BPF_F_REUSE_STACKID would
+ * instead replace the first, whose id totals still use). It goes here.
+ * The kernel hashes with a fixed seed and takes the low bits, so stacks
+ * that met in sonde_stacks meet here only if several share a bucket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__uint(value_size, SONDE_STACK_DEPTH * sizeof(__u64));
+} sonde_stacks_overflow SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 40960);
@@ -36,6 +48,11 @@ static __always_inline __s32 sonde_stack_id(void *ctx, bool user)
 			return SONDE_STACK_NONE;
 	}
 	id = bpf_get_stackid(ctx, &sonde_stacks, user ? BPF_F_USER_STACK : 0);
+	if (id == -SONDE_EEXIST) {
+		id = bpf_get_stackid(ctx, &sonde_stacks_overflow, user ? BPF_F_USER_STACK : 0);
+		if (id >= 0)
+			return id | SONDE_STACK_OVERFLOW_BIT;
+	}
 	/* A sample taken in user mode has no kernel stack to walk. */
 	if (id == -SONDE_EFAULT && !user)
 		return SONDE_STACK_NONE;

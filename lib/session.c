@@ -387,7 +387,7 @@ static bool report_losses(struct sonde_session *s)
 	if (full)
 		sonde_err("missed %llu items: a tracking map was full", (unsigned long long)full);
 	if (stacks)
-		sonde_err("lost %llu stacks: the stack map was full or two stacks collided (shown as [lost stack])",
+		sonde_err("lost %llu stacks: the stack maps were full or several stacks shared a bucket (shown as [lost stack])",
 			  (unsigned long long)stacks);
 	return skipped || lost || full || stacks;
 }

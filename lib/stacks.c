@@ -89,19 +89,35 @@ int sonde_stacks_read(struct bpf_object *obj, bool clear,
 	return err;
 }
 
+/* The map holding stack id, and its index there; -1 when there is none. */
+static int stack_map_fd(struct bpf_object *obj, __s32 *id)
+{
+	struct bpf_map *map;
+
+	if (*id < 0)
+		return -1;
+	if (*id & SONDE_STACK_OVERFLOW_BIT) {
+		*id &= ~SONDE_STACK_OVERFLOW_BIT;
+		map = bpf_object__find_map_by_name(obj, "sonde_stacks_overflow");
+	} else {
+		map = bpf_object__find_map_by_name(obj, "sonde_stacks");
+	}
+	return map ? bpf_map__fd(map) : -1;
+}
+
 void sonde_stacks_release(struct bpf_object *obj, const struct sonde_stack_entry *entries, size_t n)
 {
-	struct bpf_map *map = bpf_object__find_map_by_name(obj, "sonde_stacks");
-	int fd = map ? bpf_map__fd(map) : -1;
+	for (size_t i = 0; i < n; i++) {
+		__s32 ids[] = {entries[i].key.user_stack_id, entries[i].key.kernel_stack_id,
+			       entries[i].key.other_user_stack_id,
+			       entries[i].key.other_kernel_stack_id};
 
-	for (size_t i = 0; fd >= 0 && i < n; i++) {
-		const __s32 ids[] = {entries[i].key.user_stack_id, entries[i].key.kernel_stack_id,
-				     entries[i].key.other_user_stack_id,
-				     entries[i].key.other_kernel_stack_id};
+		for (size_t j = 0; j < 4; j++) {
+			int fd = stack_map_fd(obj, &ids[j]);
 
-		for (size_t j = 0; j < 4; j++)
-			if (ids[j] >= 0)
+			if (fd >= 0)
 				bpf_map_delete_elem(fd, &ids[j]);
+		}
 	}
 }
 
@@ -164,8 +180,8 @@ static void add_ips(struct sonde_stack_printer *p, struct frame_list *l, __u32 p
 static void add_stack(struct sonde_stack_printer *p, struct frame_list *l, __u32 pid,
 		      __s32 id, bool kernel, uint64_t caller)
 {
-	struct bpf_map *map = bpf_object__find_map_by_name(p->obj, "sonde_stacks");
 	uint64_t ips[SONDE_STACK_DEPTH + 1] = {0};
+	int fd;
 
 	if (id == SONDE_STACK_NONE)
 		return;
@@ -173,7 +189,8 @@ static void add_stack(struct sonde_stack_printer *p, struct frame_list *l, __u32
 		push_marker(l, kernel ? "[missing kernel stack]" : "[missing user stack]", kernel);
 		return;
 	}
-	if (id < 0 || !map || bpf_map_lookup_elem(bpf_map__fd(map), &id, ips)) {
+	fd = stack_map_fd(p->obj, &id);
+	if (fd < 0 || bpf_map_lookup_elem(fd, &id, ips)) {
 		push_marker(l, "[lost stack]", kernel);
 		return;
 	}

@@ -233,3 +233,27 @@ def test_usage_errors():
         r = run("offcpu", *args, "1")
         assert r.returncode == 2, (args, r.stderr)
         assert r.stderr.count("\n") == 1 and not r.stdout, (args, r.stderr)
+
+
+def test_many_stacks_in_a_small_stack_map():
+    """128 distinct call chains (stacks paths) in a stack map of 1024
+    buckets: about 8 pairs of them hash to one bucket. The second of each
+    pair goes to the overflow map instead of being lost (a few would be
+    lost only where three share a bucket)."""
+    p = subprocess.Popen([str(workload_path("stacks")), "paths"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        tool = Tool("offcpu", "-p", p.pid, "-U", "-o", "folded", "--stack-storage-size", 1024)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        assert p.stdout.readline() == "done\n"
+        assert tool.stop() == 0, tool.stderr
+    finally:
+        p.kill()
+        p.wait()
+    rows = folded(tool)
+    paths = {tuple(f for f in stack.split(";") if f.startswith("workload_path_"))
+             for stack, _ in rows if ";workload_paths;" in stack}
+    lost = sum(1 for stack, _ in rows if "[lost stack]" in stack)
+    assert len(paths) >= 126 and lost <= 2, tool.stdout + tool.stderr

@@ -6,6 +6,7 @@
  *   stacks syscall   read /dev/zero in workload_syscalls until killed
  *   stacks sleep N MS   after "go" on stdin, sleep N times MS ms in
  *                    workload_sleep, print "done", wait for stdin to close
+ *   stacks paths     the same with 128 distinct call chains, 1 ms each
  *
  * STACKS_COMM in the environment renames the process (hostile names).
  */
@@ -70,6 +71,45 @@ __attribute__((noinline)) void workload_sleep(void)
 	KEEP_FRAME();
 }
 
+/* stacks paths: 2^PATH_BITS distinct call chains, one per number, each
+ * bit choosing workload_path_a or workload_path_b at its level, ending in
+ * one 1 ms sleep. */
+#define PATH_BITS 7
+
+__attribute__((noinline)) void workload_path_a(unsigned path, int level);
+__attribute__((noinline)) void workload_path_b(unsigned path, int level);
+
+static void path_next(unsigned path, int level)
+{
+	static const struct timespec ms = {.tv_nsec = 1000000L};
+
+	if (level == PATH_BITS)
+		sleep_here(&ms);
+	else if (path >> level & 1)
+		workload_path_b(path, level + 1);
+	else
+		workload_path_a(path, level + 1);
+}
+
+__attribute__((noinline)) void workload_path_a(unsigned path, int level)
+{
+	path_next(path, level);
+	KEEP_FRAME();
+}
+
+__attribute__((noinline)) void workload_path_b(unsigned path, int level)
+{
+	path_next(path, level);
+	KEEP_FRAME();
+}
+
+__attribute__((noinline)) void workload_paths(void)
+{
+	for (unsigned path = 0; path < 1u << PATH_BITS; path++)
+		path_next(path, 0);
+	KEEP_FRAME();
+}
+
 __attribute__((noinline)) void workload_middle(void (*leaf)(void))
 {
 	leaf();
@@ -93,6 +133,14 @@ int main(int argc, char **argv)
 		workload_outer(workload_spin);
 	} else if (argc >= 2 && !strcmp(argv[1], "syscall")) {
 		workload_outer(workload_syscalls);
+	} else if (argc >= 2 && !strcmp(argv[1], "paths")) {
+		printf("ready\n");
+		if (!fgets(line, sizeof(line), stdin))
+			return 1;
+		workload_outer(workload_paths);
+		printf("done\n");
+		while (fgets(line, sizeof(line), stdin))
+			;
 	} else if (argc >= 4 && !strcmp(argv[1], "sleep")) {
 		sleeps = atoi(argv[2]);
 		sleep_ms = atoi(argv[3]);
@@ -104,7 +152,7 @@ int main(int argc, char **argv)
 		while (fgets(line, sizeof(line), stdin))
 			;
 	} else {
-		fprintf(stderr, "usage: stacks cpu|syscall|sleep N MS\n");
+		fprintf(stderr, "usage: stacks cpu|syscall|paths|sleep N MS\n");
 		return 2;
 	}
 	return 0;

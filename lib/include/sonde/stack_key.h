@@ -12,6 +12,9 @@
  * for or does not exist (a kernel thread has no user stack); any other
  * negative value is the -errno bpf_get_stackid returned. */
 #define SONDE_STACK_NONE (-0x10000)
+/* Set in the id of a stack kept in sonde_stacks_overflow: its bucket in
+ * sonde_stacks held another stack (see bpf/sonde_stacks.bpf.h). */
+#define SONDE_STACK_OVERFLOW_BIT 0x40000000
 
 struct sonde_stack_key {
 	__u32 pid;		/* tgid; 0 for the idle task */

@@ -36,8 +36,9 @@ struct sonde_stack_entry {
 #define SONDE_STACK_COPY_RING (4u << 20)
 
 /* Sizes the stack map of an opened, not yet loaded object: distinct
- * stacks it can hold; more room means fewer hash collisions (each costs
- * a [lost stack]) at STACK_DEPTH * 8 bytes per entry. Unless unwind is
+ * stacks it can hold; more room means fewer hash collisions (a stack
+ * whose bucket is taken goes to sonde_stacks_overflow, and is lost only
+ * if its bucket there is taken too) at STACK_DEPTH * 8 bytes per entry. Unless unwind is
  * SONDE_UNWIND_FP, also makes room for copied stacks in its events ring
  * buffer (SONDE_STACK_COPY_RING). Returns 0 or -errno. */
 int sonde_stacks_set_storage(struct bpf_object *obj, uint32_t entries,
