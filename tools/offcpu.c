@@ -335,7 +335,8 @@ int main(int argc, char **argv)
 		.before_load = load_kernel_symbols,
 		.attach_extra = prepare_targets,
 		.on_tick = on_tick,
-		.tick_ns = SONDE_STACKS_MAPPINGS_TICK_NS,
+		/* Only where there is a watch to read (not with --unwind fp). */
+		.tick_ns = o.unwind != SONDE_UNWIND_FP ? SONDE_STACKS_MAPPINGS_TICK_NS : 0,
 		.on_event = on_event,
 		.on_interval = on_interval,
 		.on_end = on_end,

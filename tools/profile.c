@@ -255,7 +255,8 @@ int main(int argc, char **argv)
 		.before_load = load_kernel_symbols,
 		.attach_extra = attach_sampler,
 		.on_tick = on_tick,
-		.tick_ns = SONDE_STACKS_MAPPINGS_TICK_NS,
+		/* Only where there is a watch to read (not with --unwind fp). */
+		.tick_ns = p.unwind != SONDE_UNWIND_FP ? SONDE_STACKS_MAPPINGS_TICK_NS : 0,
 		.extra_progs = extra_progs,
 		.on_event = on_event,
 		.on_interval = on_interval,

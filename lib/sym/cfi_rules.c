@@ -21,7 +21,7 @@
 
 /* A process's code has a bounded number of addresses where stacks are
  * caught; this bounds the cache should it be fed garbage. */
-#define CFI_RULES_MAX (1u << 18)
+#define CFI_RULES_MAX (1u << 16)
 
 #if defined(__x86_64__)
 #define DWARF_RA 16	/* the return address column */
