@@ -223,10 +223,19 @@ def test_short_lived_process_system_wide():
     """A process that exits before the profile ends is still symbolized:
     its mappings are read when it is first sampled."""
     tool = Tool("profile", "-F", 199, "-o", "folded")
-    subprocess.run(["timeout", "1", str(workload_path("stacks")), "cpu"], check=False)
+    # Ended once it has used half a second of CPU, not after a second of
+    # wall time: on a busy machine that second can pass with the spinner
+    # hardly run (once it was sampled a single time).
+    p = subprocess.Popen([str(workload_path("stacks")), "cpu"])
+    try:
+        wait_for(lambda: cpu_seconds(p.pid) >= 0.5, 60, "half a second of the spinner's CPU")
+    finally:
+        p.kill()
+        p.wait()
     assert tool.stop() == 0, tool.stderr
     rows = [(f, c) for f, c in folded(tool) if f[0] == "stacks"]
-    assert share(rows, lambda f: CHAIN + ";workload_spin" in ";".join(f)) > 0.8, rows
+    assert share(rows, lambda f: CHAIN + ";workload_spin" in ";".join(f)) > 0.8, \
+        f"{rows}\n{tool.stderr}"
 
 
 def test_closed_pipe_ends_quietly(spinner):
