@@ -211,13 +211,23 @@ static bool read_maps(struct sonde_symbolizer *sym, struct process *p)
 	return true;
 }
 
-static struct process *process_get(struct sonde_symbolizer *sym, pid_t pid)
+/* The cached process pid, or NULL. */
+static struct process *process_find(struct sonde_symbolizer *sym, pid_t pid)
 {
-	struct process **bucket = &sym->procs[(unsigned)pid % PROC_BUCKETS], *p;
-
-	for (p = *bucket; p; p = p->next)
+	for (struct process *p = sym->procs[(unsigned)pid % PROC_BUCKETS]; p; p = p->next)
 		if (p->pid == pid)
 			return p;
+	return NULL;
+}
+
+/* The cached process pid, cached now (its mappings read) if it was not. */
+static struct process *process_get(struct sonde_symbolizer *sym, pid_t pid)
+{
+	struct process **bucket = &sym->procs[(unsigned)pid % PROC_BUCKETS];
+	struct process *p = process_find(sym, pid);
+
+	if (p)
+		return p;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
@@ -230,10 +240,9 @@ static struct process *process_get(struct sonde_symbolizer *sym, pid_t pid)
 
 bool sonde_sym_refresh(struct sonde_symbolizer *sym, pid_t pid)
 {
-	for (struct process *p = sym->procs[(unsigned)pid % PROC_BUCKETS]; p; p = p->next)
-		if (p->pid == pid)
-			return read_maps(sym, p);
-	return false;
+	struct process *p = process_find(sym, pid);
+
+	return p && read_maps(sym, p);
 }
 
 void sonde_sym_forget(struct sonde_symbolizer *sym, pid_t pid)

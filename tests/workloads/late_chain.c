@@ -2,25 +2,13 @@
  * only after the tools attached: late_chain_outer -> late_chain_inner ->
  * a leaf that spins or sleeps (the syscall made here, so the leaf is in
  * this library, not in libc). */
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "sleep_here.h"
 
 static volatile unsigned long sink;
 
 #define KEEP_FRAME() __asm__ volatile("" ::: "memory")
-
-static void sleep_here(const struct timespec *ts)
-{
-#if defined(__x86_64__)
-	long ret;
-
-	__asm__ volatile("syscall" : "=a"(ret) : "0"((long)SYS_nanosleep), "D"(ts), "S"(0L)
-			 : "rcx", "r11", "memory");
-#else
-	nanosleep(ts, NULL);
-#endif
-}
 
 static double now(void)
 {

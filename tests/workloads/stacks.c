@@ -11,13 +11,15 @@
  * STACKS_COMM in the environment renames the process (hostile names).
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "sleep_here.h"
 
 static volatile unsigned long sink;
 /* Never set: the loops look finite to the compiler, which then keeps
@@ -48,19 +50,6 @@ __attribute__((noinline)) void workload_syscalls(void)
 	close(fd);
 }
 
-/* glibc's wrappers keep no frame pointer, which would hide the function
- * that called them from a frame-pointer walk: make the syscall here. */
-static inline void sleep_here(const struct timespec *ts)
-{
-#if defined(__x86_64__)
-	long ret;
-
-	__asm__ volatile("syscall" : "=a"(ret) : "0"((long)SYS_nanosleep), "D"(ts), "S"(0L)
-			 : "rcx", "r11", "memory");
-#else
-	nanosleep(ts, NULL);
-#endif
-}
 
 __attribute__((noinline)) void workload_sleep(void)
 {
@@ -122,10 +111,29 @@ __attribute__((noinline)) void workload_outer(void (*leaf)(void))
 	KEEP_FRAME();
 }
 
-int main(int argc, char **argv)
+/* Says "ready" and waits for "go" on stdin; false when stdin ended. (Not
+ * a wrapper around the run: the call chains must start at main.) */
+static bool told_to_go(void)
 {
 	char line[16];
 
+	printf("ready\n");
+	return fgets(line, sizeof(line), stdin) != NULL;
+}
+
+/* Says "done" and stays until stdin closes: its symbols stay readable. */
+static int done(void)
+{
+	char line[16];
+
+	printf("done\n");
+	while (fgets(line, sizeof(line), stdin))
+		;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (getenv("STACKS_COMM"))
 		prctl(PR_SET_NAME, getenv("STACKS_COMM"));
@@ -134,23 +142,17 @@ int main(int argc, char **argv)
 	} else if (argc >= 2 && !strcmp(argv[1], "syscall")) {
 		workload_outer(workload_syscalls);
 	} else if (argc >= 2 && !strcmp(argv[1], "paths")) {
-		printf("ready\n");
-		if (!fgets(line, sizeof(line), stdin))
+		if (!told_to_go())
 			return 1;
 		workload_outer(workload_paths);
-		printf("done\n");
-		while (fgets(line, sizeof(line), stdin))
-			;
+		return done();
 	} else if (argc >= 4 && !strcmp(argv[1], "sleep")) {
 		sleeps = atoi(argv[2]);
 		sleep_ms = atoi(argv[3]);
-		printf("ready\n");
-		if (!fgets(line, sizeof(line), stdin))
+		if (!told_to_go())
 			return 1;
 		workload_outer(workload_sleep);
-		printf("done\n");
-		while (fgets(line, sizeof(line), stdin))
-			;
+		return done();
 	} else {
 		fprintf(stderr, "usage: stacks cpu|syscall|paths|sleep N MS\n");
 		return 2;
