@@ -101,7 +101,11 @@ static __always_inline void sonde_stack_note_pid(__u32 pid, __u32 exec_gen)
 		return;
 	e->pid = pid;
 	e->exec = seen != NULL;
-	bpf_ringbuf_submit(e, 0);
+	/* Forced: the default wakes user space only if it has read all
+	 * before, and copied stacks (sonde_user_sample_submit) pile up
+	 * without waking it. A short-lived process must have its mappings
+	 * read while it lives. */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
 
 /* Adds to the totals of key; a full map is counted. */

@@ -219,16 +219,24 @@ def test_hostile_command_name(spinner):
     assert events and all(e["comm"] == name for e in events)
 
 
-def test_short_lived_process_system_wide():
+def test_short_lived_process_system_wide(spinner):
     """A process that exits before the profile ends is still symbolized:
-    its mappings are read when it is first sampled."""
+    its mappings are read when it is first sampled. Meanwhile a spinner
+    without frame pointers fills the ring buffer with copied stacks that
+    wake nobody: the news of the new process must wake the tool anyway."""
+    bg = spinner("cpu", "stacks_nofp")
     tool = Tool("profile", "-F", 199, "-o", "folded")
-    # Ended once it has used half a second of CPU, not after a second of
-    # wall time: on a busy machine that second can pass with the spinner
-    # hardly run (once it was sampled a single time).
+    # Its stacks are copied once it is classified; 0.3 s of its CPU is
+    # ~60 copies, short of the quarter of the ring that wakes the tool.
+    wait_for(lambda: re.search(rf"pid {bg.pid}: DWARF unwinding", tool.stderr), 30,
+             f"the no-frame-pointer spinner classified: {tool.stderr}")
+    start = cpu_seconds(bg.pid)
+    wait_for(lambda: cpu_seconds(bg.pid) - start >= 0.3, 30, "copies of its stacks")
+    # Ended once it has used 0.1 s of CPU (about 20 samples), not after
+    # some wall time, which a busy machine can spend without running it.
     p = subprocess.Popen([str(workload_path("stacks")), "cpu"])
     try:
-        wait_for(lambda: cpu_seconds(p.pid) >= 0.5, 60, "half a second of the spinner's CPU")
+        wait_for(lambda: cpu_seconds(p.pid) >= 0.1, 60, "0.1 s of the spinner's CPU")
     finally:
         p.kill()
         p.wait()
