@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "sonde/caps.h"
+#include "sonde/detach.h"
 #include "sonde/features.h"
 #include "sonde/log.h"
 #include "sonde/out.h"
@@ -290,46 +291,15 @@ static int attach_all(struct sonde_session *s)
 	return 0;
 }
 
-#define DETACH_THREADS 8
-
-struct detach_slice {
-	struct bpf_link **links;
-	size_t n;
-};
-
-static void *detach_slice(void *arg)
-{
-	struct detach_slice *slice = arg;
-
-	for (size_t i = 0; i < slice->n; i++)
-		bpf_link__destroy(slice->links[i]);
-	return NULL;
-}
-
-/* Closing a classic tracepoint's perf event waits out an RCU grace period
- * (tens of ms): one after another, a tool with 32 of them took 2.5 s to
- * exit. Closed from several threads at once, the waits overlap. */
+/* Links whose detach waits on the kernel are handed to a child process
+ * (lib/detach.c), so the tool's exit does not wait for them. */
 static void detach_all(struct sonde_session *s)
 {
-	struct detach_slice slices[DETACH_THREADS];
-	pthread_t threads[DETACH_THREADS];
-	bool started[DETACH_THREADS] = {false};
-	size_t n_threads = s->n_links < DETACH_THREADS ? s->n_links : DETACH_THREADS;
-	size_t per = n_threads ? (s->n_links + n_threads - 1) / n_threads : 0;
+	pid_t pid = sonde_detach_links(s->links, s->n_links, true);
 
-	for (size_t t = 0, first = 0; t < n_threads; t++, first += per) {
-		slices[t].links = s->links + first;
-		slices[t].n = first >= s->n_links ? 0 : s->n_links - first < per ? s->n_links - first : per;
-		/* The first slice is ours; so is any a thread could not take. */
-		if (t > 0 && slices[t].n)
-			started[t] = !pthread_create(&threads[t], NULL, detach_slice, &slices[t]);
-	}
-	for (size_t t = 0; t < n_threads; t++)
-		if (!started[t])
-			detach_slice(&slices[t]);
-	for (size_t t = 0; t < n_threads; t++)
-		if (started[t])
-			pthread_join(threads[t], NULL);
+	if (pid)
+		sonde_info(1, "detaching in the background (pid %d): the probes stay attached until it ends",
+			   (int)pid);
 	s->n_links = 0;
 }
 
