@@ -133,15 +133,16 @@ static bool holds_attachment(int fd)
 
 /* Keeps only the fds that hold attachments (and the two pipe ends), so
  * that nothing else of the tool's (its output pipe, a terminal, a
- * harness's pipes) outlives the tool. Returns how many it kept in held. */
-static size_t keep_only_attachments(int *held, int ready_fd, int go_fd)
+ * harness's pipes) outlives the tool. Returns how many it kept in held,
+ * or -1 when it cannot tell (no /proc) and has closed nothing. */
+static ssize_t keep_only_attachments(int *held, int ready_fd, int go_fd)
 {
 	DIR *dir = opendir("/proc/self/fd");
 	struct dirent *ent;
-	size_t n = 0;
+	ssize_t n = 0;
 
 	if (!dir)
-		return 0;
+		return -1;
 	while ((ent = readdir(dir))) {
 		int fd = atoi(ent->d_name);
 
@@ -163,7 +164,8 @@ static _Noreturn void run_detacher(int ready_fd, int go_fd)
 	pthread_t threads[DETACH_THREADS];
 	bool started[DETACH_THREADS] = {false};
 	sigset_t all;
-	size_t n, per;
+	ssize_t n;
+	size_t per;
 	char c;
 
 	/* Out of the tool's process group and deaf to its signals: a
@@ -173,8 +175,10 @@ static _Noreturn void run_detacher(int ready_fd, int go_fd)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	setsid();
 	prctl(PR_SET_NAME, "sonde-detach");
+	/* Holding the tool's output open would keep a reader of it (jq)
+	 * waiting for the detach: without /proc, the tool detaches itself. */
 	n = keep_only_attachments(held, ready_fd, go_fd);
-	if (write(ready_fd, "r", 1) != 1)
+	if (n < 0 || write(ready_fd, "r", 1) != 1)
 		_exit(1);
 	close(ready_fd);
 	/* The tool closes its own copies first, so that ours are the last
@@ -182,12 +186,12 @@ static _Noreturn void run_detacher(int ready_fd, int go_fd)
 	while (read(go_fd, &c, 1) > 0)
 		;
 	close(go_fd);
-	per = (n + DETACH_THREADS - 1) / DETACH_THREADS;
+	per = ((size_t)n + DETACH_THREADS - 1) / DETACH_THREADS;
 	for (size_t t = 0; t < DETACH_THREADS; t++) {
 		size_t first = t * per;
 
 		slices[t].fds = held + first;
-		slices[t].n = first >= n ? 0 : n - first < per ? n - first : per;
+		slices[t].n = first >= (size_t)n ? 0 : (size_t)n - first < per ? (size_t)n - first : per;
 		if (slices[t].n)
 			started[t] = !pthread_create(&threads[t], NULL, close_slice, &slices[t]);
 	}

@@ -16,6 +16,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "sonde/btf_names.h"
 #include "sonde/features.h"
 #include "sonde/log.h"
 
@@ -186,7 +187,7 @@ static void probe_tracing_prog(enum sonde_feature f, enum bpf_attach_type attach
 		set(f, false, "needs kernel BTF");
 		return;
 	}
-	id = btf__find_by_name_kind(btf, target, kind);
+	id = sonde_btf_find(btf, target, kind);
 	if (id < 0) {
 		set(f, false, "%s not found in kernel BTF", target);
 		return;
@@ -350,7 +351,7 @@ bool sonde_kernel_has_tracepoint(const char *cat_name)
 
 	if (btf && slash) {
 		snprintf(buf, sizeof(buf), "btf_trace_%s", slash + 1);
-		if (btf__find_by_name_kind(btf, buf, BTF_KIND_TYPEDEF) >= 0)
+		if (sonde_btf_find(btf, buf, BTF_KIND_TYPEDEF) >= 0)
 			return true;
 	}
 	tracefs = sonde_tracefs();
@@ -397,7 +398,7 @@ bool sonde_kernel_has_btf_func(const char *name)
 
 	if (!btf)
 		return false;
-	if (btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0)
+	if (sonde_btf_find(btf, name, BTF_KIND_FUNC) >= 0)
 		return true;
 	/* A loaded module's function (xfs_file_read_iter): its BTF is split
 	 * off vmlinux's, one file per module; libbpf finds it there too. */

@@ -3,6 +3,7 @@
 
 #include <bpf/btf.h>
 
+#include "sonde/btf_names.h"
 #include "sonde/tp_proto.h"
 
 int sonde_tp_arg_kind(const struct btf *btf, const char *name, unsigned idx)
@@ -16,7 +17,7 @@ int sonde_tp_arg_kind(const struct btf *btf, const char *name, unsigned idx)
 		return -ENOENT;
 	/* Every raw tracepoint has "typedef void (*btf_trace_<name>)(void *, args...)". */
 	snprintf(typedef_name, sizeof(typedef_name), "btf_trace_%s", name);
-	id = btf__find_by_name_kind(btf, typedef_name, BTF_KIND_TYPEDEF);
+	id = sonde_btf_find(btf, typedef_name, BTF_KIND_TYPEDEF);
 	if (id < 0)
 		return -ENOENT;
 	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
