@@ -462,31 +462,6 @@ static __always_inline int on_raw_syscall_enter(struct pt_regs *regs, long nr)
 				PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM4_CORE_SYSCALL(regs));
 }
 
-/* The number of the syscall a raw sys_exit returns from, or -1 where this
- * architecture's pt_regs is not known here (then every exit looks its
- * thread up). */
-static __always_inline long raw_exit_syscall_nr(struct pt_regs *regs)
-{
-#if defined(__TARGET_ARCH_x86)
-	return BPF_CORE_READ(regs, orig_ax);
-#elif defined(__TARGET_ARCH_arm64)
-	return BPF_CORE_READ((struct user_pt_regs *)regs, syscallno);
-#else
-	return -1;
-#endif
-}
-
-static __always_inline int on_raw_syscall_exit(struct pt_regs *regs, long ret)
-{
-	long nr = raw_exit_syscall_nr(regs);
-
-	/* As at entry: most syscalls of the system are not asked for, and
-	 * their number is cheaper to check than the in-flight map. */
-	if (nr >= 0 && (nr >= FSSLOWER_MAX_SYSCALLS || syscall_calls[nr] == FSSLOWER_CALL_NONE))
-		return 0;
-	return finish_op(ret);
-}
-
 /* The enter and exit programs of raw sys_enter/sys_exit, as tp_btf or
  * raw_tp programs (section prefix sec, program names ending in suffix). */
 #define RAW_SYSCALL_PROGS(sec, suffix)						\
@@ -498,7 +473,7 @@ static __always_inline int on_raw_syscall_exit(struct pt_regs *regs, long ret)
 	SEC(sec "/sys_exit")							\
 	int BPF_PROG(syscall_exit_##suffix, struct pt_regs *regs, long ret)	\
 	{									\
-		return on_raw_syscall_exit(regs, ret);				\
+		return finish_op(ret);						\
 	}
 
 RAW_SYSCALL_PROGS("tp_btf", btf)

@@ -9,10 +9,9 @@
 
 struct bpf_link;
 
-/* Whether closing this link makes the kernel wait out RCU grace periods:
- * a perf-event link on a classic tracepoint, a kprobe or a uprobe, or a
- * kprobe/uprobe multi-link. A link the kernel describes no further counts
- * as slow. */
+/* Whether closing this link makes the kernel wait out RCU grace periods,
+ * as far as it says: a perf-event link on a classic tracepoint or a
+ * kprobe (Linux 6.6 and later tell), or a kprobe multi-link. */
 bool sonde_link_detach_is_slow(const struct bpf_link *link);
 
 /* Destroys links[0..n). When some are slow and background is true, a
