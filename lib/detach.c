@@ -65,60 +65,58 @@ bool sonde_link_detach_is_slow(const struct bpf_link *link)
 	}
 }
 
-struct link_slice {
-	struct bpf_link **links;
-	size_t n;
+/* A share of an array that one thread works through. */
+struct slice {
+	char *items;
+	size_t n, item_size;
+	void (*fn)(void *item);
 };
 
-static void *destroy_slice(void *arg)
+static void *work_slice(void *arg)
 {
-	struct link_slice *slice = arg;
+	struct slice *slice = arg;
 
 	for (size_t i = 0; i < slice->n; i++)
-		bpf_link__destroy(slice->links[i]);
+		slice->fn(slice->items + i * slice->item_size);
 	return NULL;
 }
 
-/* Destroys links from up to DETACH_THREADS threads at once, so that what
- * of their waits the kernel lets overlap does. */
-static void destroy_in_parallel(struct bpf_link **links, size_t n)
+/* Calls fn on each of n items from up to DETACH_THREADS threads at once,
+ * so that what of their waits the kernel lets overlap does. The first
+ * share is the caller's; so is any a thread could not take. */
+static void in_parallel(void *items, size_t n, size_t item_size, void (*fn)(void *item))
 {
-	struct link_slice slices[DETACH_THREADS];
+	struct slice slices[DETACH_THREADS];
 	pthread_t threads[DETACH_THREADS];
 	bool started[DETACH_THREADS] = {false};
 	size_t n_threads = n < DETACH_THREADS ? n : DETACH_THREADS;
 	size_t per = n_threads ? (n + n_threads - 1) / n_threads : 0;
 
 	for (size_t t = 0, first = 0; t < n_threads; t++, first += per) {
-		slices[t].links = links + first;
-		slices[t].n = first >= n ? 0 : n - first < per ? n - first : per;
-		/* The first slice is ours; so is any a thread could not take. */
+		slices[t] = (struct slice){(char *)items + first * item_size,
+					   first >= n ? 0 : n - first < per ? n - first : per, item_size, fn};
 		if (t > 0 && slices[t].n)
-			started[t] = !pthread_create(&threads[t], NULL, destroy_slice, &slices[t]);
+			started[t] = !pthread_create(&threads[t], NULL, work_slice, &slices[t]);
 	}
 	for (size_t t = 0; t < n_threads; t++)
 		if (!started[t])
-			destroy_slice(&slices[t]);
+			work_slice(&slices[t]);
 	for (size_t t = 0; t < n_threads; t++)
 		if (started[t])
 			pthread_join(threads[t], NULL);
 }
 
-/* ---- the detaching child ---- */
-
-struct fd_slice {
-	const int *fds;
-	size_t n;
-};
-
-static void *close_slice(void *arg)
+static void destroy_link(void *item)
 {
-	struct fd_slice *slice = arg;
-
-	for (size_t i = 0; i < slice->n; i++)
-		close(slice->fds[i]);
-	return NULL;
+	bpf_link__destroy(*(struct bpf_link **)item);
 }
+
+static void close_fd(void *item)
+{
+	close(*(int *)item);
+}
+
+/* ---- the detaching child ---- */
 
 /* Whether fd is a BPF link or a perf event: what keeps programs attached. */
 static bool holds_attachment(int fd)
@@ -163,12 +161,8 @@ static ssize_t keep_only_attachments(int *held, int ready_fd, int go_fd)
 static _Noreturn void run_detacher(int ready_fd, int go_fd)
 {
 	static int held[MAX_HELD_FDS];
-	struct fd_slice slices[DETACH_THREADS];
-	pthread_t threads[DETACH_THREADS];
-	bool started[DETACH_THREADS] = {false};
 	sigset_t all;
 	ssize_t n;
-	size_t per;
 	char c;
 
 	/* Out of the tool's process group and deaf to its signals: a
@@ -189,21 +183,7 @@ static _Noreturn void run_detacher(int ready_fd, int go_fd)
 	while (read(go_fd, &c, 1) > 0)
 		;
 	close(go_fd);
-	per = ((size_t)n + DETACH_THREADS - 1) / DETACH_THREADS;
-	for (size_t t = 0; t < DETACH_THREADS; t++) {
-		size_t first = t * per;
-
-		slices[t].fds = held + first;
-		slices[t].n = first >= (size_t)n ? 0 : (size_t)n - first < per ? (size_t)n - first : per;
-		if (slices[t].n)
-			started[t] = !pthread_create(&threads[t], NULL, close_slice, &slices[t]);
-	}
-	for (size_t t = 0; t < DETACH_THREADS; t++)
-		if (slices[t].n && !started[t])
-			close_slice(&slices[t]);
-	for (size_t t = 0; t < DETACH_THREADS; t++)
-		if (started[t])
-			pthread_join(threads[t], NULL);
+	in_parallel(held, (size_t)n, sizeof(*held), close_fd);
 	_exit(0);
 }
 
@@ -255,7 +235,7 @@ pid_t sonde_detach_links(struct bpf_link **links, size_t n, bool background)
 	if (any_slow)
 		pid = start_detacher(&go_write);
 	if (!pid) {
-		destroy_in_parallel(links, n);
+		in_parallel(links, n, sizeof(*links), destroy_link);
 		return 0;
 	}
 	/* The child holds every attachment: closing ours only drops a
