@@ -613,6 +613,21 @@ void sonde_stack_printer_free(struct sonde_stack_printer *p)
 	sonde_json_free(&p->json);
 }
 
+void sonde_stacks_load_kernel_symbols(struct sonde_stack_printer *p)
+{
+	if (!sonde_sym_kernel_load(p->sym))
+		sonde_err("kernel symbols are hidden (kptr_restrict): kernel frames will be [unknown]");
+}
+
+void sonde_stacks_attach_user(struct sonde_stack_printer *p, const pid_t *pids, size_t n_pids)
+{
+	for (size_t i = 0; i < n_pids; i++)
+		sonde_stacks_prepare(p, pids[i]);
+	sonde_stacks_watch_mappings(p);
+	if (sonde_sym_prefetch_libc(p->sym, n_pids ? pids[0] : 0))
+		sonde_info(1, "reading the C library's debug info ahead, on a thread");
+}
+
 void sonde_stacks_prepare(struct sonde_stack_printer *p, uint32_t pid)
 {
 	sonde_sym_user_prepare(p->sym, pid);

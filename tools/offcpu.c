@@ -186,27 +186,24 @@ static int on_end(void *ctx)
 /* Before capabilities are dropped (kallsyms hides addresses otherwise),
  * and before the programs load: kallsyms is read on a thread of its own
  * meanwhile, instead of holding up the report at the end. */
-static int load_kernel_symbols(void *ctx)
+static int load_symbols(void *ctx)
 {
 	struct offcpu *o = ctx;
 
-	if (!o->user_only && !sonde_sym_kernel_load(o->printer.sym))
-		sonde_err("kernel symbols are hidden (kptr_restrict): kernel frames will be [unknown]");
+	if (!o->user_only)
+		sonde_stacks_load_kernel_symbols(&o->printer);
 	return 0;
 }
 
-/* While -p targets are still alive: one that exits before the end
- * still gets its symbols. And before capabilities are dropped: the
- * watch for code mapped later needs perf events. */
-static int prepare_targets(struct sonde_session *s, void *ctx)
+/* While -p targets are still alive, and before capabilities are dropped
+ * (sonde_stacks_attach_user says why). */
+static int attach_user(struct sonde_session *s, void *ctx)
 {
 	struct offcpu *o = ctx;
 
 	(void)s;
-	for (size_t i = 0; !o->kernel_only && i < o->args.n_pids; i++)
-		sonde_stacks_prepare(&o->printer, o->args.pids[i]);
 	if (!o->kernel_only)
-		sonde_stacks_watch_mappings(&o->printer);
+		sonde_stacks_attach_user(&o->printer, o->args.pids, o->args.n_pids);
 	return 0;
 }
 
@@ -332,8 +329,8 @@ int main(int argc, char **argv)
 		.obj = skel->obj,
 		.probes = probes,
 		.n_probes = o.waker ? 2 : 1,
-		.before_load = load_kernel_symbols,
-		.attach_extra = prepare_targets,
+		.before_load = load_symbols,
+		.attach_extra = attach_user,
 		.on_tick = on_tick,
 		/* Only where there is a watch to read (not with --unwind fp). */
 		.tick_ns = o.unwind != SONDE_UNWIND_FP ? SONDE_STACKS_MAPPINGS_TICK_NS : 0,

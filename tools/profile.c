@@ -136,12 +136,12 @@ static int on_end(void *ctx)
 /* Before capabilities are dropped (kallsyms hides addresses otherwise),
  * and before the programs load: kallsyms is read on a thread of its own
  * meanwhile, instead of holding up the report at the end. */
-static int load_kernel_symbols(void *ctx)
+static int load_symbols(void *ctx)
 {
 	struct profile *p = ctx;
 
-	if (!p->user_only && !sonde_sym_kernel_load(p->printer.sym))
-		sonde_err("kernel symbols are hidden (kptr_restrict): kernel frames will be [unknown]");
+	if (!p->user_only)
+		sonde_stacks_load_kernel_symbols(&p->printer);
 	return 0;
 }
 
@@ -149,12 +149,8 @@ static int attach_sampler(struct sonde_session *s, void *ctx)
 {
 	struct profile *p = ctx;
 
-	/* A target that exits before the end still gets its symbols. */
-	for (size_t i = 0; !p->kernel_only && i < p->args.n_pids; i++)
-		sonde_stacks_prepare(&p->printer, p->args.pids[i]);
-	/* Perf events: before capabilities are dropped. */
 	if (!p->kernel_only)
-		sonde_stacks_watch_mappings(&p->printer);
+		sonde_stacks_attach_user(&p->printer, p->args.pids, p->args.n_pids);
 	return sonde_perf_sample_attach(s, p->skel->progs.profile_sample, p->hz, p->cpu);
 }
 
@@ -252,7 +248,7 @@ int main(int argc, char **argv)
 		.what = "on-CPU stacks",
 		.args = &p.args,
 		.obj = skel->obj,
-		.before_load = load_kernel_symbols,
+		.before_load = load_symbols,
 		.attach_extra = attach_sampler,
 		.on_tick = on_tick,
 		/* Only where there is a watch to read (not with --unwind fp). */

@@ -24,7 +24,7 @@ size_t sym_elf_build_id(Elf *elf, uint8_t *id, size_t max)
 	return len;
 }
 
-static bool has_section(Elf *elf, Elf64_Word type, const char *name)
+bool sym_elf_has_section(Elf *elf, Elf64_Word type, const char *name)
 {
 	Elf_Scn *scn = NULL;
 	size_t shstrndx;
@@ -138,11 +138,12 @@ static bool read_elf(struct sym_elf *e, const char *path, int root_fd)
 	if (e->fd >= 0)
 		close_when_mapped(e->elf, &e->fd);
 	e->build_id_len = sym_elf_build_id(e->elf, e->build_id, sizeof(e->build_id));
-	has_symtab = has_section(e->elf, SHT_SYMTAB, NULL);
+	has_symtab = sym_elf_has_section(e->elf, SHT_SYMTAB, NULL);
 	e->maybe_go = elf_getshdrnum(e->elf, &shnum) || shnum == 0 ||
-		      has_section(e->elf, 0, ".gopclntab") || has_section(e->elf, 0, ".go.buildinfo") ||
-		      has_section(e->elf, 0, ".note.go.buildid");
-	has_dwarf = has_section(e->elf, SHT_PROGBITS, ".debug_info");
+		      sym_elf_has_section(e->elf, 0, ".gopclntab") ||
+		      sym_elf_has_section(e->elf, 0, ".go.buildinfo") ||
+		      sym_elf_has_section(e->elf, 0, ".note.go.buildid");
+	has_dwarf = sym_elf_has_section(e->elf, SHT_PROGBITS, ".debug_info");
 	if (!has_symtab || !has_dwarf) {
 		e->debug_fd = sym_debug_file_find(e->elf, e->build_id, e->build_id_len, path, root_fd);
 		if (e->debug_fd >= 0)
@@ -152,13 +153,13 @@ static bool read_elf(struct sym_elf *e, const char *path, int root_fd)
 	}
 	if (has_dwarf)
 		e->dwarf_elf = e->elf;
-	else if (e->debug_elf && has_section(e->debug_elf, SHT_PROGBITS, ".debug_info"))
+	else if (e->debug_elf && sym_elf_has_section(e->debug_elf, SHT_PROGBITS, ".debug_info"))
 		e->dwarf_elf = e->debug_elf;
 	/* .symtab is a superset of .dynsym; a debug file's .symtab has the
 	 * static functions a stripped file lost. */
 	if (has_symtab)
 		add_symbols(&e->symbols, e->elf, SHT_SYMTAB);
-	else if (e->debug_elf && has_section(e->debug_elf, SHT_SYMTAB, NULL))
+	else if (e->debug_elf && sym_elf_has_section(e->debug_elf, SHT_SYMTAB, NULL))
 		add_symbols(&e->symbols, e->debug_elf, SHT_SYMTAB);
 	add_symbols(&e->symbols, e->elf, SHT_DYNSYM);
 	symtab_sort(&e->symbols);
@@ -244,6 +245,7 @@ void sym_elf_free(struct sym_elf *e)
 		return;
 	if (e->dwarf)
 		dwarf_end(e->dwarf);
+	sym_prefetch_free(e->dwarf_source);
 	if (e->debug_elf)
 		elf_end(e->debug_elf);
 	if (e->debug_fd >= 0)

@@ -118,6 +118,9 @@ struct sym_elf {
 	Elf *dwarf_elf;		/* the one with .debug_info, or NULL */
 	Dwarf *dwarf;		/* opened on first use */
 	bool dwarf_tried;
+	/* When dwarf was opened ahead on a thread (prefetch.c): the handles
+	 * under it, freed with it. */
+	struct sym_prefetch *dwarf_source;
 	/* Go's own function table: names, lines and inline frames of Go
 	 * binaries without .symtab or DWARF. Opened on the first address no
 	 * symbol covers. */
@@ -173,12 +176,29 @@ int sym_debug_file_find(Elf *elf, const uint8_t *build_id, size_t build_id_len,
 			const char *path, int root_fd);
 /* Reads NT_GNU_BUILD_ID; returns its length (0 when there is none). */
 size_t sym_elf_build_id(Elf *elf, uint8_t *id, size_t max);
+/* Whether elf has a section of that type (0: any) and name (NULL: any). */
+bool sym_elf_has_section(Elf *elf, Elf64_Word type, const char *name);
 
 /* Source line and inline frames of a virtual address from DWARF: fills
  * frames innermost first (inlined callees, then the containing function,
  * whose function name is left to the caller) and returns how many; 0
  * without DWARF for that address. */
 size_t sym_dwarf_frames(Dwarf *dwarf, uint64_t vaddr, struct sonde_frame *frames, size_t max);
+
+/* ---- the C library's DWARF, opened ahead (prefetch.c) ---- */
+
+struct sym_prefetch;
+
+/* Starts opening, on a thread, the DWARF of the C library that process
+ * pid maps (pid 0: the one this process maps, if it runs in the machine's
+ * root). NULL when there is none or no thread could start. */
+struct sym_prefetch *sym_prefetch_libc(const char *proc, pid_t pid);
+/* When e is that library (same build-id, or same file) and has no DWARF
+ * opened yet: waits for the thread, gives e its DWARF and the prefetch
+ * itself (*pf becomes NULL) and returns true. */
+bool sym_prefetch_take(struct sym_prefetch **pf, struct sym_elf *e);
+/* Stops (between steps), waits for and frees an unused prefetch. */
+void sym_prefetch_free(struct sym_prefetch *pf);
 
 /* ---- mappings of a process (maps.c) ---- */
 

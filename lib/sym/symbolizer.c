@@ -42,6 +42,8 @@ struct sonde_symbolizer {
 	pthread_t kernel_reader;
 	atomic_bool kernel_unwanted;	/* freed before any lookup: stop reading */
 	struct sym_elf *elves;
+	/* The C library's DWARF being opened ahead, until a file takes it. */
+	struct sym_prefetch *libc_prefetch;
 	struct process *procs[PROC_BUCKETS];
 	/* Module names, paths and JIT names: frames point at them, so they
 	 * live as long as the symbolizer, even past sonde_sym_forget(). */
@@ -98,6 +100,7 @@ void sonde_symbolizer_free(struct sonde_symbolizer *sym)
 		sym->elves = e->next;
 		sym_elf_free(e);
 	}
+	sym_prefetch_free(sym->libc_prefetch);
 	/* A tool that ends before looking anything up does not wait for
 	 * the rest of kallsyms. */
 	atomic_store(&sym->kernel_unwanted, true);
@@ -181,6 +184,18 @@ size_t sonde_sym_kernel(struct sonde_symbolizer *sym, uint64_t addr,
 		.kernel = true,
 	};
 	return 1;
+}
+
+bool sonde_sym_prefetch_libc(struct sonde_symbolizer *sym, pid_t pid)
+{
+	if (!sym->libc_prefetch)
+		sym->libc_prefetch = sym_prefetch_libc(sym->proc, pid);
+	return sym->libc_prefetch;
+}
+
+bool sonde_sym_prefetch_pending(const struct sonde_symbolizer *sym)
+{
+	return sym->libc_prefetch;
 }
 
 /* ---- processes and their mappings ---- */
@@ -535,14 +550,15 @@ bool sonde_sym_user_frameless(struct sonde_symbolizer *sym, pid_t pid, uint64_t 
 
 /* The frames of one address of a file: the same whichever process maps
  * it, so cached with the file. */
-static size_t elf_frames(struct sym_elf *e, uint64_t vaddr, bool return_address,
-			 struct sonde_frame *frames, size_t max)
+static size_t elf_frames(struct sonde_symbolizer *sym, struct sym_elf *e, uint64_t vaddr,
+			 bool return_address, struct sonde_frame *frames, size_t max)
 {
 	struct sonde_frame all[SONDE_SYM_MAX_FRAMES];
 	uint64_t key = vaddr << 1 | return_address;
 	size_t n = frame_cache_get(&e->frames, key, all, SONDE_SYM_MAX_FRAMES);
 
 	if (!n) {
+		sym_prefetch_take(&sym->libc_prefetch, e);
 		n = sym_elf_frames(e, vaddr, return_address, all, SONDE_SYM_MAX_FRAMES);
 		frame_cache_put(&e->frames, key, all, n);
 	}
@@ -583,7 +599,7 @@ size_t sonde_sym_user(struct sonde_symbolizer *sym, pid_t pid, uint64_t addr,
 	if (m->elf) {
 		if (!sym_elf_offset_to_vaddr(m->elf, offset, &vaddr))
 			vaddr = offset;
-		n = elf_frames(m->elf, vaddr, return_address, frames, max);
+		n = elf_frames(sym, m->elf, vaddr, return_address, frames, max);
 		for (size_t i = 0; i < n; i++) {
 			frames[i].module = m->name;
 			frames[i].module_offset = vaddr;

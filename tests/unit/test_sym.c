@@ -459,6 +459,74 @@ static void kernel_symbols_ahead(void)
 	fixture_tree_remove(hidden);
 }
 
+/* The executable mapping of our C library, from /proc/self/maps. */
+static bool libc_text(uint64_t *start, uint64_t *end)
+{
+	char line[512], perms[8], path[256];
+	FILE *f = fopen("/proc/self/maps", "re");
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %*s %*s %*s %255s", start, end,
+			       perms, path) == 4 &&
+			strchr(perms, 'x') && strstr(path, "/libc.so");
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static bool same_string(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The C library's DWARF opened ahead on a thread is taken by the first
+ * lookup in libc, and names every address as DWARF opened on demand
+ * does: functions, inline frames, files and lines. */
+static void libc_debug_info_ahead(void)
+{
+	struct sonde_symbolizer *ahead = sonde_symbolizer_new(), *plain = sonde_symbolizer_new();
+	struct sonde_symbolizer *unused = sonde_symbolizer_new();
+	struct sonde_frame a[SONDE_SYM_MAX_FRAMES], p[SONDE_SYM_MAX_FRAMES];
+	uint64_t start, end;
+	size_t lookups = 0, with_lines = 0;
+
+	CHECK(ahead && plain && unused && libc_text(&start, &end));
+	if (!ahead || !plain || !unused || !libc_text(&start, &end))
+		return;
+	CHECK(!sonde_sym_prefetch_pending(ahead));
+	CHECK(sonde_sym_prefetch_libc(ahead, getpid()));
+	CHECK(sonde_sym_prefetch_pending(ahead));
+	/* Another file first: the prefetch waits for its own. */
+	CHECK(sonde_sym_user(ahead, getpid(), (uintptr_t)libc_text, false, a, 1) >= 1);
+	CHECK(sonde_sym_prefetch_pending(ahead));
+	for (uint64_t addr = start; addr < end; addr += 4093, lookups++) {
+		size_t na = sonde_sym_user(ahead, getpid(), addr, false, a, SONDE_SYM_MAX_FRAMES);
+		size_t np = sonde_sym_user(plain, getpid(), addr, false, p, SONDE_SYM_MAX_FRAMES);
+
+		CHECK_MSG(na == np, "0x%" PRIx64 ": %zu frames ahead, %zu on demand", addr, na, np);
+		for (size_t i = 0; i < na && i < np; i++) {
+			CHECK_MSG(same_string(a[i].function, p[i].function) &&
+					  same_string(a[i].file, p[i].file) && a[i].line == p[i].line &&
+					  a[i].inlined == p[i].inlined,
+				  "0x%" PRIx64 " frame %zu: %s %s:%u, on demand %s %s:%u", addr, i,
+				  a[i].function, a[i].file, a[i].line, p[i].function, p[i].file,
+				  p[i].line);
+			with_lines += p[i].file != NULL;
+		}
+		if (addr == start)
+			CHECK(!sonde_sym_prefetch_pending(ahead));
+	}
+	CHECK(lookups > 100);
+	printf("     libc: %zu addresses, %zu frames with lines (libc6-dbg gives them)\n", lookups,
+	       with_lines);
+	/* Freed unused: the thread is stopped and waited for, nothing leaks. */
+	CHECK(sonde_sym_prefetch_libc(unused, getpid()));
+	sonde_symbolizer_free(unused);
+	sonde_symbolizer_free(ahead);
+	sonde_symbolizer_free(plain);
+}
+
 static void format_truncates(void)
 {
 	struct sonde_frame f = {.function = "a_rather_long_function_name", .offset = 0x10,
@@ -489,6 +557,7 @@ int main(void)
 	RUN(kernel_symbols);
 	RUN(kernel_symbols_hidden);
 	RUN(kernel_symbols_ahead);
+	RUN(libc_debug_info_ahead);
 	RUN(format_truncates);
 	RUN(code_kinds);
 	sonde_symbolizer_free(sym);

@@ -117,6 +117,20 @@ void sonde_stack_printer_free(struct sonde_stack_printer *p);
  * the end, and its code classified for --unwind; a copied user stack is
  * unwound and added to the totals. Returns 0. */
 int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_t size);
+/* Starts reading the kernel's symbols on a thread, while the BPF
+ * programs load (a stack tool's before_load hook, before capabilities
+ * are dropped); says so when they are hidden. */
+void sonde_stacks_load_kernel_symbols(struct sonde_stack_printer *p);
+/* A stack tool's user-space side, once its programs are attached (its
+ * attach_extra hook, before capabilities are dropped):
+ * - the -p targets' mappings and files read (sonde_stacks_prepare), so a
+ *   target that exits before the end still gets its symbols;
+ * - code mapped later watched (sonde_stacks_watch_mappings);
+ * - the C library's debug info (of the first target, or system-wide the
+ *   machine's) opened on a thread, for the report at the end. Not while
+ *   the programs load: with the kallsyms reader, three threads on two
+ *   CPUs would slow the attach itself. */
+void sonde_stacks_attach_user(struct sonde_stack_printer *p, const pid_t *pids, size_t n_pids);
 /* The same for a process named up front (-p): read and classified now. */
 void sonde_stacks_prepare(struct sonde_stack_printer *p, uint32_t pid);
 

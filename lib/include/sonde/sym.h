@@ -53,6 +53,17 @@ void sonde_symbolizer_set_proc(struct sonde_symbolizer *sym, const char *proc_ro
  * false when they are hidden or unreadable (frames are then unknown). */
 bool sonde_sym_kernel_load(struct sonde_symbolizer *sym);
 
+/* Starts opening, on a thread of its own, the DWARF of the C library
+ * that process pid maps (pid 0: the one this tool runs on, unless the tool
+ * runs in a container and the machine's processes do not share its root).
+ * Its compressed debug sections take ~50 ms to inflate, which the first
+ * libc frame would otherwise wait for: a stack tool's report at exit.
+ * The first lookup in that library waits for the thread. Returns false
+ * when no C library was found or no thread could start. */
+bool sonde_sym_prefetch_libc(struct sonde_symbolizer *sym, pid_t pid);
+/* Whether that prefetch is still waiting to be taken (for tests). */
+bool sonde_sym_prefetch_pending(const struct sonde_symbolizer *sym);
+
 /* Fills up to max frames (max >= 1) for a kernel address; returns how
  * many. Kernel frames carry no inline expansion. */
 size_t sonde_sym_kernel(struct sonde_symbolizer *sym, uint64_t addr,
