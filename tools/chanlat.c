@@ -15,6 +15,7 @@
 #include <sonde/caps.h>
 #include <sonde/cli.h>
 #include <sonde/clock.h>
+#include <sonde/core_btf.h>
 #include <sonde/golang.h>
 #include <sonde/grow.h>
 #include <sonde/log.h>
@@ -656,7 +657,7 @@ int main(int argc, char **argv)
 		sonde_rt_targets_set_follow(c.targets, true);
 	follow = !rc && sonde_rt_targets_follow(c.targets);
 	if (!rc) {
-		skel = chanlat_bpf__open();
+		skel = SONDE_OPEN_SKELETON(chanlat_bpf);
 		if (!skel) {
 			sonde_err("cannot open the BPF object: %m");
 			rc = SONDE_EXIT_RUNTIME;

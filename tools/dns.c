@@ -10,6 +10,7 @@
 #include <sonde/clock.h>
 #include <sonde/cli.h>
 #include <sonde/container.h>
+#include <sonde/core_btf.h>
 #include <sonde/dns.h>
 #include <sonde/dns_pending.h>
 #include <sonde/duration.h>
@@ -486,7 +487,7 @@ static int setup(void *ctx, struct sonde_session_config *cfg)
 	struct dns_tool *t = ctx;
 
 	t->pending = sonde_dns_pending_new(MAX_PENDING);
-	t->skel = dns_bpf__open();
+	t->skel = SONDE_OPEN_SKELETON(dns_bpf);
 	if (!t->pending || !t->skel) {
 		sonde_err("cannot open the BPF object: %s", strerror(errno));
 		return SONDE_EXIT_RUNTIME;

@@ -14,6 +14,7 @@
 #include <sonde/clock.h>
 #include <sonde/cli.h>
 #include <sonde/container.h>
+#include <sonde/core_btf.h>
 #include <sonde/duration.h>
 #include <sonde/log.h>
 #include <sonde/net.h>
@@ -615,7 +616,7 @@ int main(int argc, char **argv)
 		sonde_args_free(&t.args);
 		return rc;
 	}
-	skel = fsslower_bpf__open();
+	skel = SONDE_OPEN_SKELETON(fsslower_bpf);
 	if (!skel) {
 		sonde_err("cannot open the BPF object: %m");
 		sonde_args_free(&t.args);

@@ -14,6 +14,7 @@
 #include <sonde/clock.h>
 #include <sonde/cli.h>
 #include <sonde/container.h>
+#include <sonde/core_btf.h>
 #include <sonde/golang.h>
 #include <sonde/log.h>
 #include <sonde/out.h>
@@ -524,7 +525,7 @@ int main(int argc, char **argv)
 		sonde_rt_targets_set_follow(g.targets, true);
 	follow = !rc && sonde_rt_targets_follow(g.targets);
 	if (!rc) {
-		skel = gclat_bpf__open();
+		skel = SONDE_OPEN_SKELETON(gclat_bpf);
 		if (!skel) {
 			sonde_err("cannot open the BPF object: %m");
 			rc = SONDE_EXIT_RUNTIME;

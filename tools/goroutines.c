@@ -15,6 +15,7 @@
 #include <sonde/caps.h>
 #include <sonde/clock.h>
 #include <sonde/cli.h>
+#include <sonde/core_btf.h>
 #include <sonde/duration.h>
 #include <sonde/golang.h>
 #include <sonde/log.h>
@@ -386,7 +387,7 @@ int main(int argc, char **argv)
 	if (!rc) {
 		t.targets = sonde_rt_targets_new(&go_kind);
 		t.sym = sonde_symbolizer_new();
-		skel = goroutines_bpf__open();
+		skel = SONDE_OPEN_SKELETON(goroutines_bpf);
 		if (!t.targets || !t.sym || !skel) {
 			sonde_err("cannot set up: %m");
 			rc = SONDE_EXIT_RUNTIME;

@@ -8,6 +8,7 @@
 
 #include <sonde/caps.h>
 #include <sonde/cli.h>
+#include <sonde/core_btf.h>
 #include <sonde/log.h>
 #include <sonde/out.h>
 #include <sonde/session.h>
@@ -281,7 +282,7 @@ int main(int argc, char **argv)
 		sonde_args_free(&o.args);
 		return SONDE_EXIT_USAGE;
 	}
-	skel = offcpu_bpf__open();
+	skel = SONDE_OPEN_SKELETON(offcpu_bpf);
 	if (!skel) {
 		sonde_err("cannot open the BPF object: %m");
 		sonde_args_free(&o.args);

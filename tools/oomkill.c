@@ -11,6 +11,7 @@
 #include <sonde/clock.h>
 #include <sonde/cli.h>
 #include <sonde/container.h>
+#include <sonde/core_btf.h>
 #include <sonde/features.h>
 #include <sonde/kfunc_ranges.h>
 #include <sonde/log.h>
@@ -330,7 +331,7 @@ static int setup(void *ctx, struct sonde_session_config *cfg)
 	struct oomkill *o = ctx;
 	bool task_proto;
 
-	o->skel = oomkill_bpf__open();
+	o->skel = SONDE_OPEN_SKELETON(oomkill_bpf);
 	if (!o->skel) {
 		sonde_err("cannot open the BPF object: %m");
 		return SONDE_EXIT_RUNTIME;

@@ -9,6 +9,7 @@
 
 #include <sonde/caps.h>
 #include <sonde/cli.h>
+#include <sonde/core_btf.h>
 #include <sonde/log.h>
 #include <sonde/out.h>
 #include <sonde/perf_sample.h>
@@ -211,7 +212,7 @@ int main(int argc, char **argv)
 		sonde_args_free(&p.args);
 		return SONDE_EXIT_USAGE;
 	}
-	skel = profile_bpf__open();
+	skel = SONDE_OPEN_SKELETON(profile_bpf);
 	if (!skel) {
 		sonde_err("cannot open the BPF object: %m");
 		sonde_args_free(&p.args);

@@ -5,6 +5,7 @@
 #include <sonde/clock.h>
 #include <sonde/cli.h>
 #include <sonde/container.h>
+#include <sonde/core_btf.h>
 #include <sonde/log.h>
 #include <sonde/net.h>
 #include <sonde/out.h>
@@ -220,7 +221,7 @@ static int setup(void *ctx, struct sonde_session_config *cfg)
 {
 	struct tcpconnect *t = ctx;
 
-	t->skel = tcpconnect_bpf__open();
+	t->skel = SONDE_OPEN_SKELETON(tcpconnect_bpf);
 	if (!t->skel) {
 		sonde_err("cannot open the BPF object: %m");
 		return SONDE_EXIT_RUNTIME;

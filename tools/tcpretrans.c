@@ -11,6 +11,7 @@
 #include <sonde/clock.h>
 #include <sonde/cli.h>
 #include <sonde/container.h>
+#include <sonde/core_btf.h>
 #include <sonde/grow.h>
 #include <sonde/log.h>
 #include <sonde/net.h>
@@ -357,7 +358,7 @@ static int setup(void *ctx, struct sonde_session_config *cfg)
 		sonde_err("-i needs --count (events are printed as they happen)");
 		return SONDE_EXIT_USAGE;
 	}
-	t->skel = tcpretrans_bpf__open();
+	t->skel = SONDE_OPEN_SKELETON(tcpretrans_bpf);
 	if (!t->skel) {
 		sonde_err("cannot open the BPF object: %m");
 		return SONDE_EXIT_RUNTIME;

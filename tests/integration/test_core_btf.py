@@ -1,0 +1,55 @@
+"""CO-RE relocations resolved against the small BTF of lib/core_btf.c (the
+kernel types an object's relocations can match) come out exactly as libbpf
+resolves them against all of the kernel's BTF (SONDE_CORE_BTF=kernel):
+the same instructions patched to the same values, for every program each
+tool loads."""
+import os
+import re
+import signal
+import subprocess
+
+import pytest
+
+from harness import tool_path
+
+# libbpf's debug lines (-vvv) for each relocation's outcome: an offset or
+# value patched in, or an instruction poisoned (nothing matched).
+OUTCOME = re.compile(r"prog '([^']+)': relo #(\d+): ((?:patched|substituting|poison).*)")
+
+
+def load_log(tool, core_btf):
+    """libbpf's log of the tool up to its attach, then stopped."""
+    env = dict(os.environ)
+    env.pop("SONDE_CORE_BTF", None)
+    if core_btf:
+        env["SONDE_CORE_BTF"] = core_btf
+    p = subprocess.Popen([str(tool_path(tool)), "-vvv"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, env=env, text=True, errors="replace")
+    said = []
+    for line in iter(p.stderr.readline, ""):
+        said.append(line)
+        if "; tracing" in line:
+            break
+    p.send_signal(signal.SIGINT)
+    said.append(p.communicate(timeout=60)[1])
+    text = "".join(said)
+    assert p.returncode == 0, text[-3000:]
+    return text
+
+
+@pytest.mark.parametrize("tool", ["tcpconnect", "tcpretrans", "dns", "oomkill", "fsslower",
+                                  "offcpu", "profile"])
+def test_relocations_match_the_whole_kernel_btf(tool):
+    small = load_log(tool, None)
+    whole = load_log(tool, "kernel")
+    assert "CO-RE: resolving against" not in whole
+    outcomes = OUTCOME.findall(small)
+    assert outcomes, small[-3000:]
+    assert outcomes == OUTCOME.findall(whole)
+    # The small BTF was used, or the tool said why not.
+    m = re.search(r"CO-RE: resolving against (\d+) of the kernel's types", small)
+    assert m or "CO-RE: no kernel type for" in small, small[-3000:]
+    if tool == "profile":
+        # Its relocations start from task_struct and css_set, which every
+        # kernel with BTF has: no reason to fall back.
+        assert m and 0 < int(m.group(1)) < 5000
