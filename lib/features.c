@@ -349,7 +349,9 @@ bool sonde_kernel_has_tracepoint(const char *cat_name)
 	const char *tracefs;
 	char buf[256];
 
-	if (btf && slash) {
+	/* The syscalls/ events are made by the syscall tracer, not by
+	 * TRACE_EVENT: no btf_trace_ typedef ever names them. */
+	if (btf && slash && strncmp(cat_name, "syscalls/", 9)) {
 		snprintf(buf, sizeof(buf), "btf_trace_%s", slash + 1);
 		if (sonde_btf_find(btf, buf, BTF_KIND_TYPEDEF) >= 0)
 			return true;
