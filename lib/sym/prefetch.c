@@ -1,17 +1,16 @@
-/* The C library's DWARF, opened on a thread while the tool starts.
+/* The C library's DWARF, opened on a thread while the tool traces.
  *
  * Nearly every user stack of C, C++, Python or JVM code passes through
  * libc, and distributions ship its debug file with compressed sections:
  * libdw inflates them all when the DWARF is opened, about 50 ms here. A
  * stack tool would do that at its first libc frame, which is at the end
- * (the report printed after Ctrl-C). Done on a thread from the start, it
- * overlaps the BPF loading and the tracing.
+ * (the report printed after Ctrl-C). Started on a thread once the tool is
+ * attached, it overlaps the tracing.
  *
  * The thread owns everything it opens until the symbolizer takes the
  * result, after joining it, at the first DWARF lookup in a file with the
  * same identity: so libelf and libdw never see one handle from two
  * threads. */
-#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
