@@ -194,8 +194,9 @@ struct sym_prefetch;
  * root). NULL when there is none or no thread could start. */
 struct sym_prefetch *sym_prefetch_libc(const char *proc, pid_t pid);
 /* When e is that library (same build-id, or same file) and has no DWARF
- * opened yet: waits for the thread, gives e its DWARF and the prefetch
- * itself (*pf becomes NULL) and returns true. */
+ * opened yet: waits for the thread and *pf becomes NULL. If the thread
+ * found DWARF, e gets it and the prefetch itself, and true is returned;
+ * if not, the prefetch is freed and e looks for its own. */
 bool sym_prefetch_take(struct sym_prefetch **pf, struct sym_elf *e);
 /* Stops (between steps), waits for and frees an unused prefetch. */
 void sym_prefetch_free(struct sym_prefetch *pf);

@@ -162,6 +162,13 @@ bool sym_prefetch_take(struct sym_prefetch **pfp, struct sym_elf *e)
 	if (!pf || e->dwarf_tried || !prefetch_is(pf, e))
 		return false;
 	prefetch_join(pf);
+	*pfp = NULL;
+	/* It found no DWARF: e looks on its own, maybe under another root
+	 * (a container with debug packages of the same build). */
+	if (!pf->dwarf) {
+		sym_prefetch_free(pf);
+		return false;
+	}
 	close(pf->root_fd);
 	pf->root_fd = -1;
 	e->dwarf_tried = true;
@@ -169,7 +176,6 @@ bool sym_prefetch_take(struct sym_prefetch **pfp, struct sym_elf *e)
 	pf->dwarf = NULL;
 	/* The handles under that Dwarf go with it. */
 	e->dwarf_source = pf;
-	*pfp = NULL;
 	return true;
 }
 
