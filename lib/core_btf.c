@@ -197,39 +197,56 @@ static void add(struct closure *c, __u32 id)
 	c->todo[c->n_todo++] = id;	/* each id once: never more than there are */
 }
 
+/* Calls fn on each field of t holding a type id that a relocation can
+ * walk into: members, parameters and the return type, an array's element
+ * and index, what a typedef or modifier names. Not a pointer's target. */
+static void for_each_walked_id(struct btf_type *t, void (*fn)(__u32 *id, void *ctx), void *ctx)
+{
+	switch (btf_kind(t)) {
+	case BTF_KIND_STRUCT:
+	case BTF_KIND_UNION:
+		for (__u16 i = 0; i < btf_vlen(t); i++)
+			fn(&btf_members(t)[i].type, ctx);
+		break;
+	case BTF_KIND_FUNC_PROTO:
+		for (__u16 i = 0; i < btf_vlen(t); i++)
+			fn(&btf_params(t)[i].type, ctx);
+		fn(&t->type, ctx);
+		break;
+	case BTF_KIND_ARRAY:
+		fn(&btf_array(t)->type, ctx);
+		fn(&btf_array(t)->index_type, ctx);
+		break;
+	case BTF_KIND_TYPEDEF:
+	case BTF_KIND_VOLATILE:
+	case BTF_KIND_CONST:
+	case BTF_KIND_RESTRICT:
+	case BTF_KIND_TYPE_TAG:
+		fn(&t->type, ctx);
+		break;
+	default:	/* int, float, enums, fwd; pointers stop here */
+		break;
+	}
+}
+
+static void add_walked(__u32 *id, void *c)
+{
+	add(c, *id);
+}
+
 /* Adds id and what a relocation can walk into from it. */
 static void add_reachable(struct closure *c, __u32 id)
 {
 	add(c, id);
-	while (c->n_todo) {
-		const struct btf_type *t = btf__type_by_id(c->kernel, c->todo[--c->n_todo]);
+	/* Only read through the pointer: the kernel's BTF is not changed. */
+	while (c->n_todo)
+		for_each_walked_id((struct btf_type *)btf__type_by_id(c->kernel, c->todo[--c->n_todo]),
+				   add_walked, c);
+}
 
-		switch (btf_kind(t)) {
-		case BTF_KIND_STRUCT:
-		case BTF_KIND_UNION:
-			for (__u16 i = 0; i < btf_vlen(t); i++)
-				add(c, btf_members(t)[i].type);
-			break;
-		case BTF_KIND_FUNC_PROTO:
-			for (__u16 i = 0; i < btf_vlen(t); i++)
-				add(c, btf_params(t)[i].type);
-			add(c, t->type);
-			break;
-		case BTF_KIND_ARRAY:
-			add(c, btf_array(t)->type);
-			add(c, btf_array(t)->index_type);
-			break;
-		case BTF_KIND_TYPEDEF:
-		case BTF_KIND_VOLATILE:
-		case BTF_KIND_CONST:
-		case BTF_KIND_RESTRICT:
-		case BTF_KIND_TYPE_TAG:
-			add(c, t->type);
-			break;
-		default:	/* int, float, enums, fwd; pointers stop here */
-			break;
-		}
-	}
+static void renumber(__u32 *id, void *new_id)
+{
+	*id = ((const __u32 *)new_id)[*id];
 }
 
 /* Writes the kernel types of order[] as a new BTF, their references
@@ -247,34 +264,10 @@ static struct btf *subset(const struct btf *kernel, const __u32 *order, __u32 n,
 		/* Ours, and writable: libbpf made it so for btf__add_type(). */
 		struct btf_type *t = (struct btf_type *)btf__type_by_id(out, id);
 
-		switch (btf_kind(t)) {
-		case BTF_KIND_STRUCT:
-		case BTF_KIND_UNION:
-			for (__u16 i = 0; i < btf_vlen(t); i++)
-				btf_members(t)[i].type = new_id[btf_members(t)[i].type];
-			break;
-		case BTF_KIND_FUNC_PROTO:
-			for (__u16 i = 0; i < btf_vlen(t); i++)
-				btf_params(t)[i].type = new_id[btf_params(t)[i].type];
-			t->type = new_id[t->type];
-			break;
-		case BTF_KIND_ARRAY:
-			btf_array(t)->type = new_id[btf_array(t)->type];
-			btf_array(t)->index_type = new_id[btf_array(t)->index_type];
-			break;
-		case BTF_KIND_PTR:
+		if (btf_is_ptr(t))
 			t->type = 0;
-			break;
-		case BTF_KIND_TYPEDEF:
-		case BTF_KIND_VOLATILE:
-		case BTF_KIND_CONST:
-		case BTF_KIND_RESTRICT:
-		case BTF_KIND_TYPE_TAG:
-			t->type = new_id[t->type];
-			break;
-		default:
-			break;
-		}
+		else
+			for_each_walked_id(t, renumber, (void *)new_id);
 	}
 	return out;
 }

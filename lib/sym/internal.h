@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include <elfutils/libdw.h>
@@ -184,6 +185,11 @@ bool sym_elf_has_section(Elf *elf, Elf64_Word type, const char *name);
  * whose function name is left to the caller) and returns how many; 0
  * without DWARF for that address. */
 size_t sym_dwarf_frames(Dwarf *dwarf, uint64_t vaddr, struct sonde_frame *frames, size_t max);
+
+/* ---- background threads (thread.c) ---- */
+
+/* pthread_create() with every signal blocked in the new thread. */
+int sym_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
 
 /* ---- the C library's DWARF, opened ahead (prefetch.c) ---- */
 

@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -106,9 +105,7 @@ void sym_prefetch_free(struct sym_prefetch *pf)
 static struct sym_prefetch *prefetch_start(int fd, const char *path, int root_fd)
 {
 	struct sym_prefetch *pf = calloc(1, sizeof(*pf));
-	sigset_t all, old;
 	struct stat st;
-	int err;
 
 	if (!pf) {
 		close(fd);
@@ -130,13 +127,7 @@ static struct sym_prefetch *prefetch_start(int fd, const char *path, int root_fd
 	pf->size = st.st_size;
 	pf->mtime_ns = st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
 	pf->build_id_len = sym_elf_build_id(pf->elf, pf->build_id, sizeof(pf->build_id));
-	/* Every signal blocked, as for the kallsyms reader: the tool handles
-	 * them on its main thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&pf->thread, NULL, prefetch_run, pf);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err) {
+	if (sym_thread_start(&pf->thread, prefetch_run, pf)) {
 		sym_prefetch_free(pf);
 		return NULL;
 	}

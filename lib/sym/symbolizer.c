@@ -6,7 +6,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,21 +127,11 @@ bool sonde_sym_kernel_load(struct sonde_symbolizer *sym)
 {
 	if (sym->kernel_tried)
 		return sym->kallsyms || sym->kernel_ok;
-	sigset_t all, old;
-	int err;
-
 	sym->kernel_tried = true;
 	sym->kallsyms = kallsyms_open(sym->proc);
 	if (!sym->kallsyms)
 		return sym->kernel_ok;
-	/* The reader blocks every signal: one it let through would take the
-	 * default action (SIGINT ends the process) before the tool's own
-	 * handling, which may be set up only later, saw it. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&sym->kernel_reader, NULL, read_kernel_symbols, sym);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err) {
+	if (sym_thread_start(&sym->kernel_reader, read_kernel_symbols, sym)) {
 		read_kernel_symbols(sym);
 		fclose(sym->kallsyms);
 		sym->kallsyms = NULL;
