@@ -105,7 +105,7 @@ static __always_inline __s32 user_stack(void *ctx, struct task_struct *prev, __u
 	regs = sonde_user_regs();
 	if (!sonde_user_stack_copied(pid, regs, caller))
 		return sonde_stack_id(ctx, true);
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = sonde_user_sample_reserve(regs);
 	if (!e) {
 		sonde_stat_inc(OFFCPU_STAT_COPY_NO_ROOM);
 		return sonde_stack_id(ctx, true);
@@ -115,7 +115,6 @@ static __always_inline __s32 user_stack(void *ctx, struct task_struct *prev, __u
 	e->key.tid = tid;
 	e->value = 0;
 	e->flags = SONDE_SAMPLE_PENDING;
-	sonde_user_stack_copy(e, regs);
 	sonde_user_sample_submit(e);
 	return USER_STACK_COPIED;
 }

@@ -13,15 +13,16 @@ const volatile bool include_idle = false;
 static __always_inline int send_user_sample(struct bpf_perf_event_data *ctx,
 					    const struct sonde_stack_key *key, struct pt_regs *regs)
 {
-	struct sonde_user_sample *e = sonde_event_reserve(sizeof(*e));
+	struct sonde_user_sample *e = sonde_user_sample_reserve(regs);
 
-	if (!e)
+	if (!e) {
+		sonde_stat_inc(SONDE_STAT_LOST_EVENTS);
 		return 0;
+	}
 	e->key = *key;
 	e->key.kernel_stack_id = kernel_stacks ? sonde_stack_id(ctx, false) : SONDE_STACK_NONE;
 	e->value = 1;
 	e->flags = 0;	/* ring buffer memory is not zeroed */
-	sonde_user_stack_copy(e, regs);
 	sonde_user_sample_submit(e);
 	return 0;
 }

@@ -530,6 +530,11 @@ static void handle_fd(struct sonde_session *s, int fd, uint32_t events)
 			s->stop = true;
 	} else if (fd == s->tick_fd) {
 		drain(fd);
+		/* Events submitted without a wakeup (copied stacks) are read
+		 * each tick too: what user space learns from them (a thread's
+		 * stack end) reaches the BPF side soon, not at the end. */
+		if (s->rb && ring_buffer__consume(s->rb) < 0 && !s->stop)
+			s->status = SONDE_EXIT_RUNTIME;
 		if (s->cfg->on_tick(s->cfg->ctx) < 0)
 			s->stop = true;
 	} else if (fd == STDOUT_FILENO) {

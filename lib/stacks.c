@@ -591,6 +591,14 @@ int sonde_stacks_print_all(struct sonde_stack_printer *p, bool clear)
 		n += sonde_stack_agg_entries(p->agg, all + n);
 	sonde_stacks_sort(all, n);
 	rc = sonde_stacks_print(p, all, n);
+	if (!clear && p->copies)
+		sonde_info(1, "%llu user stacks copied for DWARF unwinding, %llu bytes each on "
+			   "average (at most %d)", (unsigned long long)p->copies,
+			   (unsigned long long)(p->copied_bytes / p->copies), SONDE_USER_STACK_BYTES);
+	if (!clear && p->copies_cut_short)
+		sonde_info(1, "%llu copied user stacks ended short of a thread's stack end learned "
+			   "earlier: their outermost frames are missing",
+			   (unsigned long long)p->copies_cut_short);
 	if (clear) {
 		sonde_stacks_release(p->obj, all, n);
 		if (p->agg)
@@ -638,9 +646,13 @@ int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_
 {
 	const struct sonde_stack_new_process *e = data;
 
-	if (size >= sizeof(struct sonde_user_sample)) {
+	/* Records are told apart by size: a copied stack's is sized for its
+	 * copy, the smallest bigger than any other. */
+	_Static_assert(SONDE_USER_SAMPLE_SIZE(SONDE_USER_STACK_MIN) > sizeof(struct sonde_stack_ended),
+		       "a sample record is the biggest");
+	if (size >= SONDE_USER_SAMPLE_SIZE(SONDE_USER_STACK_MIN)) {
 		if (p->agg)
-			sonde_stacks_add_user_sample(p, data);
+			sonde_stacks_add_user_sample(p, data, size);
 	} else if (size == sizeof(struct sonde_stack_ended)) {
 		if (p->agg)
 			sonde_stacks_add_ended(p, data);
@@ -648,8 +660,11 @@ int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_
 		/* After an exec the cached mappings are the old program's, and
 		 * its addresses may overlap the new one's (non-PIE executables
 		 * both load at 0x400000): read them again. */
-		if (e->exec)
+		if (e->exec) {
 			sonde_sym_forget(p->sym, e->pid);
+			if (p->unwinder)
+				sonde_unwinder_forget(p->unwinder, e->pid);
+		}
 		sonde_stacks_prepare(p, e->pid);
 	}
 	return 0;

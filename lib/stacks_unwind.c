@@ -101,8 +101,12 @@ void sonde_stacks_classify(struct sonde_stack_printer *p, uint32_t pid)
 	struct bpf_map *map = bpf_object__find_map_by_name(p->obj, "sonde_code_ranges");
 	struct classify c = {.mode = p->unwind};
 
-	if (!map || p->unwind == SONDE_UNWIND_DWARF || !pid)
+	if (!map || !pid)
 		return;
+	if (p->unwind == SONDE_UNWIND_DWARF) {
+		sonde_unwinder_prepare(p->unwinder, (pid_t)pid);
+		return;
+	}
 	if (!sonde_sym_user_code(p->sym, pid, add_range, &c))
 		return;
 	/* Too many ranges to list: DWARF wherever the leaf is, as long as
@@ -118,9 +122,11 @@ void sonde_stacks_classify(struct sonde_stack_printer *p, uint32_t pid)
 		sonde_info(1, "pid %u: cannot record how to unwind it: %s", pid, strerror(errno));
 		return;
 	}
-	if (c.dwarf_len)
+	if (c.dwarf_len) {
 		sonde_info(1, "pid %u: DWARF unwinding%s in %s (no frame pointers)", pid,
 			   c.ranges.all_no_fp ? " everywhere, as there is much code" : "", c.dwarf);
+		sonde_unwinder_prepare(p->unwinder, (pid_t)pid);
+	}
 	if (c.go_len)
 		sonde_info(1, "pid %u: Go leaf frames from the pclntab in %s", pid, c.go);
 }
@@ -201,14 +207,56 @@ static int add(struct sonde_stack_printer *p, const struct sonde_stack_key *key,
 	return 0;
 }
 
-int sonde_stacks_add_user_sample(struct sonde_stack_printer *p, const struct sonde_user_sample *e)
+/* Empties the map of stack ends once it is full: threads that exited
+ * left theirs behind, and the live ones learn theirs again. */
+static void stack_ends_clear(int fd)
+{
+	uint32_t tid;
+
+	while (!bpf_map_get_next_key(fd, NULL, &tid))
+		if (bpf_map_delete_elem(fd, &tid))
+			break;
+}
+
+/* Where the thread's stack ends, for the BPF side's next copies of it
+ * (SONDE_STACK_ENDS): set from a walk that reached the outermost frame,
+ * unless the copy already reached as far; forgotten when it cut a copy
+ * short of what the walk needed, so that the next copy is whole. */
+static void learn_stack_end(struct sonde_stack_printer *p, const struct sonde_user_sample *e,
+			    const struct sonde_unwind_reach *reach)
+{
+	struct bpf_map *map;
+	int fd;
+
+	if (!e->tid || !(reach->end ? reach->end > e->stack_end : reach->past_copy && e->stack_end))
+		return;
+	map = bpf_object__find_map_by_name(p->obj, "sonde_stack_ends");
+	fd = map ? bpf_map__fd(map) : -1;
+	if (fd < 0)
+		return;
+	if (!reach->end) {
+		p->copies_cut_short++;
+		bpf_map_delete_elem(fd, &e->tid);
+	} else if (bpf_map_update_elem(fd, &e->tid, &reach->end, BPF_ANY) == -E2BIG) {
+		stack_ends_clear(fd);
+		bpf_map_update_elem(fd, &e->tid, &reach->end, BPF_ANY);
+	}
+}
+
+int sonde_stacks_add_user_sample(struct sonde_stack_printer *p, const struct sonde_user_sample *e,
+				 size_t size)
 {
 	const struct sonde_user_regs regs = {e->ip, e->sp, e->bp};
+	const size_t room = size - SONDE_USER_SAMPLE_SIZE(0);
+	struct sonde_unwind_reach reach;
 	uint64_t ips[SONDE_STACK_DEPTH];
-	size_t len = e->stack_len < sizeof(e->stack) ? e->stack_len : sizeof(e->stack);
-	size_t n = sonde_unwind_user(p->unwinder, e->key.pid, e->key.tid ? e->key.tid : e->key.pid,
-				     &regs, e->stack, len, ips, SONDE_STACK_DEPTH);
+	size_t len = e->stack_len < room ? e->stack_len : room;
+	size_t n = sonde_unwind_user(p->unwinder, e->key.pid, e->tid ? e->tid : e->key.pid, &regs,
+				     e->stack, len, ips, SONDE_STACK_DEPTH, &reach);
 
+	p->copies++;
+	p->copied_bytes += len;
+	learn_stack_end(p, e, &reach);
 	if (!(e->flags & SONDE_SAMPLE_PENDING))
 		return add(p, &e->key, ips, n, e->value);
 	if (sonde_stack_pending_put(p->pending, e->key.pid, e->key.tid, ips, n)) {

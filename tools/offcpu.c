@@ -50,7 +50,7 @@ static const struct sonde_option options[] = {
 	{"waker", OPT_WAKER, NULL, "add the stacks of the task that woke the blocked one"},
 	{"top", OPT_TOP, "N", "table: print the N longest-blocked stacks (default 20, 0: all)"},
 	{"unwind", OPT_UNWIND, "auto|fp|dwarf",
-	 "walk user stacks by frame pointers (in the kernel), with DWARF CFI (in user space, from a copy of 8 KiB of stack per block), or auto (default): DWARF where the code has no frame pointers"},
+	 "walk user stacks by frame pointers (in the kernel), with DWARF CFI (in user space, from a copy of up to 8 KiB of stack per block), or auto (default): DWARF where the code has no frame pointers"},
 	{"stack-storage-size", OPT_STORAGE, "N",
 	 "distinct stacks the kernel can hold (default 16384); raise it when stacks are lost"},
 	{0},

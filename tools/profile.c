@@ -44,7 +44,7 @@ static const struct sonde_option options[] = {
 	{"cpu", OPT_CPU, "N", "sample only CPU N"},
 	{"top", OPT_TOP, "N", "table: print the N most frequent stacks (default 20, 0: all)"},
 	{"unwind", OPT_UNWIND, "auto|fp|dwarf",
-	 "walk user stacks by frame pointers (in the kernel), with DWARF CFI (in user space, from a copy of 8 KiB of stack per sample), or auto (default): DWARF where the code has no frame pointers"},
+	 "walk user stacks by frame pointers (in the kernel), with DWARF CFI (in user space, from a copy of up to 8 KiB of stack per sample), or auto (default): DWARF where the code has no frame pointers"},
 	{"stack-storage-size", OPT_STORAGE, "N",
 	 "distinct stacks the kernel can hold (default 16384); raise it when stacks are lost"},
 	{0},

@@ -25,6 +25,9 @@ struct sample {
 	size_t max;
 	size_t n;
 	bool thread_given;
+	struct sonde_unwind_reach reach;
+	uint64_t read_end;	/* past the highest byte read so far */
+	bool outermost;		/* the walk reached a frame with no caller */
 };
 
 struct proc_dwfl {
@@ -75,13 +78,19 @@ static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_arg)
 }
 
 /* Only the copied stack is readable: that is all the sample holds. */
-static bool sample_read(const struct sample *s, uint64_t addr, uint64_t *result)
+static bool sample_read(struct sample *s, uint64_t addr, uint64_t *result)
 {
 	uint64_t sp = s->regs->sp;
 
-	if (addr < sp || addr - sp > s->len || s->len - (addr - sp) < sizeof(*result))
+	if (addr < sp)
 		return false;
+	if (addr - sp > s->len || s->len - (addr - sp) < sizeof(*result)) {
+		s->reach.past_copy = true;
+		return false;
+	}
 	memcpy(result, s->stack + (addr - sp), sizeof(*result));
+	if (addr + sizeof(*result) > s->read_end)
+		s->read_end = addr + sizeof(*result);
 	return true;
 }
 
@@ -171,6 +180,12 @@ static struct proc_dwfl *proc_get(struct sonde_unwinder *u, pid_t pid)
 	return &u->procs[u->used++];
 }
 
+void sonde_unwinder_prepare(struct sonde_unwinder *u, pid_t pid)
+{
+	if (u)
+		proc_get(u, pid);
+}
+
 /* The slot stays where it is, free: its Dwfl's callbacks were given its
  * address, so a process's slot never moves. */
 void sonde_unwinder_forget(struct sonde_unwinder *u, pid_t pid)
@@ -240,8 +255,10 @@ static enum walk walk_with_rules(struct proc_dwfl *p, struct sample *s)
 			return WALK_LIBDWFL;
 		if (r->kind == CFI_RULE_NO_MODULE)
 			return WALK_NO_MODULE;
-		if (r->kind == CFI_RULE_OUTERMOST)
+		if (r->kind == CFI_RULE_OUTERMOST) {
+			s->outermost = true;
 			return WALK_DONE;
+		}
 		if (r->cfa_reg == SYM_DWARF_FP && !fp_known)
 			return WALK_DONE;
 		cfa = (r->cfa_reg == SYM_DWARF_SP ? sp : fp) + (uint64_t)(int64_t)r->cfa_offset;
@@ -252,8 +269,10 @@ static enum walk walk_with_rules(struct proc_dwfl *p, struct sample *s)
 		else if (r->fp == CFI_FP_LOST)
 			fp_known = false;
 		sp = cfa;
-		if (!ra)
+		if (!ra) {
+			s->outermost = true;
 			return WALK_DONE;
+		}
 		s->ips[s->n++] = pc = ra;
 	}
 	return WALK_DONE;
@@ -276,39 +295,62 @@ static bool reload(struct sonde_unwinder *u, struct proc_dwfl *p)
 	return p->dwfl != NULL;
 }
 
-size_t sonde_unwind_user(struct sonde_unwinder *u, pid_t pid, pid_t tid,
-			 const struct sonde_user_regs *regs, const void *stack, size_t stack_len,
-			 uint64_t *ips, size_t max)
+/* Starts s over, for another walk of the same sample. */
+static void restart(struct sample *s)
 {
-	struct sample s = {.tid = tid, .regs = regs, .stack = stack, .len = stack_len,
-			   .ips = ips, .max = max};
+	s->n = 1;
+	s->reach = (struct sonde_unwind_reach){0};
+	s->read_end = 0;
+	s->outermost = false;
+}
+
+static size_t walk(struct sonde_unwinder *u, pid_t pid, struct sample *s)
+{
 	struct proc_dwfl *p;
 
-	if (!max)
+	if (!s->max)
 		return 0;
-	ips[s.n++] = regs->ip;
+	s->ips[s->n++] = s->regs->ip;
 	p = proc_get(u, pid);
 	if (!p->dwfl)
-		return s.n;
+		return s->n;
 	if (u->use_rules) {
-		enum walk w = walk_with_rules(p, &s);
+		enum walk w = walk_with_rules(p, s);
 
 		if (w == WALK_NO_MODULE && reload(u, p)) {
-			s.n = 1;
-			w = walk_with_rules(p, &s);
+			restart(s);
+			w = walk_with_rules(p, s);
 		}
 		if (w == WALK_DONE) {
 			u->counts.by_rules++;
-			return s.n;
+			return s->n;
 		}
 	}
 	u->counts.by_libdwfl++;
-	s.n = 1;
-	p->current = &s;
-	/* Errors end the walk where it stands: what was found is kept. */
-	dwfl_getthread_frames(p->dwfl, tid, on_frame, &s);
+	restart(s);
+	p->current = s;
+	/* Errors end the walk where it stands: what was found is kept. 0:
+	 * it ended at a frame with no caller. */
+	s->outermost = dwfl_getthread_frames(p->dwfl, s->tid, on_frame, s) == 0;
 	p->current = NULL;
-	return s.n;
+	return s->n;
+}
+
+size_t sonde_unwind_user(struct sonde_unwinder *u, pid_t pid, pid_t tid,
+			 const struct sonde_user_regs *regs, const void *stack, size_t stack_len,
+			 uint64_t *ips, size_t max, struct sonde_unwind_reach *reach)
+{
+	struct sample s = {.tid = tid, .regs = regs, .stack = stack, .len = stack_len,
+			   .ips = ips, .max = max};
+	size_t n = walk(u, pid, &s);
+
+	/* Not after a read past the copy: libdwfl ends a walk there as if
+	 * at the outermost frame. */
+	if (s.outermost && !s.reach.past_copy)
+		s.reach.end = s.read_end;
+	if (reach)
+		*reach = s.reach;
+	return n;
 }
 
 void sonde_unwinder_use_rules(struct sonde_unwinder *u, bool use)

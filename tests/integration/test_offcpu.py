@@ -226,6 +226,50 @@ def test_go_frameless_leaf_keeps_its_caller(unwind):
     assert all("runtime.notesleep;runtime.futexsleep;runtime.futex" in stack for stack in parked), parked
 
 
+class Depths(Sleeper):
+    """stacks_nofp depths: a second thread blocks ROUNDS times near the
+    top of its stack and ROUNDS times 16 frames (~4 KiB, more with ASan)
+    further down."""
+
+    def __init__(self, rounds):
+        self.proc = subprocess.Popen([str(workload_path("stacks_nofp")), "depths", str(rounds)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline() == "ready\n"
+        self.pid = self.proc.pid
+
+
+def test_copies_end_where_the_threads_stack_does():
+    """Copies of a thread's stack stop where its stack ends, as learned
+    from walks of its earlier copies: well under the 8 KiB copied when it
+    is not known (a thread's stack always has 8 KiB above its frames).
+    Yet a block kilobytes further down the same stack still unwinds
+    whole, back to the thread's start, and loses no time."""
+    rounds = 500
+    s = Depths(rounds)
+    try:
+        tool = trace(s, "-v", "-o", "folded")
+    finally:
+        s.proc.kill()
+        s.proc.wait()
+    rows = folded(tool)
+    head = ("__clone3;start_thread;depths_thread;workload_outer;workload_middle;"
+            "workload_depths;")
+    deep = [(stack, v) for stack, v in rows if "workload_deep" in stack]
+    shallow = [(stack, v) for stack, v in rows if "workload_shallow" in stack]
+    assert all(head + "workload_deep;" * 16 in stack and stack.count("workload_deep") == 16
+               for stack, _ in deep), deep
+    assert all(head + "workload_shallow;" in stack for stack, _ in shallow), shallow
+    # Each block is a 1 ms sleep.
+    assert sum(v for _, v in deep) >= rounds * 1000, tool.stdout
+    assert sum(v for _, v in shallow) >= rounds * 1000, tool.stdout
+    copied = re.search(r"(\d+) user stacks copied for DWARF unwinding, (\d+) bytes each on "
+                       r"average \(at most 8192\)", tool.stderr)
+    assert copied, tool.stderr
+    assert int(copied[1]) >= 2 * rounds, tool.stderr
+    assert int(copied[2]) < 6144, tool.stderr
+    assert "ended short" not in tool.stderr, tool.stderr
+
+
 def test_usage_errors():
     for args in (["-m", "x"], ["-m", "10", "-M", "5"], ["--state", "Q"], ["-U", "-K"],
                  ["-o", "pprof", "-i", "1"], ["--stack-storage-size", "2000000"],

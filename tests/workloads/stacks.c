@@ -7,10 +7,16 @@
  *   stacks sleep N MS   after "go" on stdin, sleep N times MS ms in
  *                    workload_sleep, print "done", wait for stdin to close
  *   stacks paths     the same with 128 distinct call chains, 1 ms each
+ *   stacks depths N  the same on a second thread (depths_thread ->
+ *                    workload_outer -> ...), with N 1 ms sleeps in
+ *                    workload_shallow and N in workload_deep, DEEP_FRAMES
+ *                    calls and ~4 KiB of stack (more with ASan) further
+ *                    down, in turn
  *
  * STACKS_COMM in the environment renames the process (hostile names).
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +105,41 @@ __attribute__((noinline)) void workload_paths(void)
 	KEEP_FRAME();
 }
 
+/* stacks depths: one thread blocking now near the top of its stack, now
+ * kilobytes further down, as a copied stack's length is learned from the
+ * first and must still hold the second. */
+#define DEEP_FRAMES 16
+static int depth_rounds;
+static const struct timespec one_ms = {.tv_nsec = 1000000L};
+
+__attribute__((noinline)) void workload_deep(int level)
+{
+	volatile char pad[200];
+
+	pad[0] = (char)level;
+	if (level == DEEP_FRAMES)
+		sleep_here(&one_ms);
+	else
+		workload_deep(level + 1);
+	sink += pad[0];
+	KEEP_FRAME();
+}
+
+__attribute__((noinline)) void workload_shallow(void)
+{
+	sleep_here(&one_ms);
+	KEEP_FRAME();
+}
+
+__attribute__((noinline)) void workload_depths(void)
+{
+	for (int i = 0; i < depth_rounds; i++) {
+		workload_shallow();
+		workload_deep(1);
+	}
+	KEEP_FRAME();
+}
+
 __attribute__((noinline)) void workload_middle(void (*leaf)(void))
 {
 	leaf();
@@ -109,6 +150,16 @@ __attribute__((noinline)) void workload_outer(void (*leaf)(void))
 {
 	workload_middle(leaf);
 	KEEP_FRAME();
+}
+
+/* A thread's stack is mapped well above its first frame (glibc keeps
+ * the thread's descriptor there): a copy of a fixed size always fills. */
+__attribute__((noinline)) void *depths_thread(void *arg)
+{
+	(void)arg;
+	workload_outer(workload_depths);
+	KEEP_FRAME();
+	return NULL;
 }
 
 /* Says "ready" and waits for "go" on stdin; false when stdin ended. (Not
@@ -146,6 +197,15 @@ int main(int argc, char **argv)
 			return 1;
 		workload_outer(workload_paths);
 		return done();
+	} else if (argc >= 3 && !strcmp(argv[1], "depths")) {
+		depth_rounds = atoi(argv[2]);
+		if (!told_to_go())
+			return 1;
+		pthread_t thread;
+
+		if (pthread_create(&thread, NULL, depths_thread, NULL) || pthread_join(thread, NULL))
+			return 1;
+		return done();
 	} else if (argc >= 4 && !strcmp(argv[1], "sleep")) {
 		sleeps = atoi(argv[2]);
 		sleep_ms = atoi(argv[3]);
@@ -154,7 +214,7 @@ int main(int argc, char **argv)
 		workload_outer(workload_sleep);
 		return done();
 	} else {
-		fprintf(stderr, "usage: stacks cpu|syscall|paths|sleep N MS\n");
+		fprintf(stderr, "usage: stacks cpu|syscall|paths|depths N|sleep N MS\n");
 		return 2;
 	}
 	return 0;

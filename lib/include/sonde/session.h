@@ -72,7 +72,8 @@ struct sonde_session_config {
 	int (*on_interval)(void *ctx);	/* every -i */
 	int (*on_end)(void *ctx);	/* after detaching: final summaries */
 	/* Every tick_ns while tracing, whatever -i says: for tools that act
-	 * on deadlines (e.g. report a request unanswered after a timeout). */
+	 * on deadlines (e.g. report a request unanswered after a timeout).
+	 * The events waiting in the ring buffer are read first. */
 	int (*on_tick)(void *ctx);
 	uint64_t tick_ns;
 	/* Called once privileges are checked and before the BPF programs

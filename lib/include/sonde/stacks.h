@@ -97,6 +97,11 @@ struct sonde_stack_printer {
 	/* Copies whose block has not ended yet (SONDE_SAMPLE_PENDING). */
 	struct sonde_stack_pending *pending;
 	uint64_t ended_without_copy;
+	/* User stacks copied, and their bytes (-v says, at the end). */
+	uint64_t copies, copied_bytes;
+	/* Copies that a thread's stack end, learned earlier, made too short
+	 * for the walk: their outer frames are missing. */
+	uint64_t copies_cut_short;
 	struct sonde_table table;
 	struct sonde_json json;
 };
@@ -156,9 +161,12 @@ void sonde_stacks_watch_mappings(struct sonde_stack_printer *p);
 void sonde_stacks_poll_mappings(struct sonde_stack_printer *p);
 #define SONDE_STACKS_MAPPINGS_TICK_NS 200000000ull
 
-/* Unwinds a copied user stack and adds its value to the totals, or, if
- * it is pending, keeps it for its end. 0 or -ENOMEM. */
-int sonde_stacks_add_user_sample(struct sonde_stack_printer *p, const struct sonde_user_sample *e);
+/* Unwinds a copied user stack (a record of size bytes) and adds its
+ * value to the totals, or, if it is pending, keeps it for its end; learns
+ * where the thread's stack ends, for the BPF side's next copies. 0 or
+ * -ENOMEM. */
+int sonde_stacks_add_user_sample(struct sonde_stack_printer *p, const struct sonde_user_sample *e,
+				 size_t size);
 /* The end of a pending copy: adds its value to the copy's stack. 0 or
  * -ENOMEM. */
 int sonde_stacks_add_ended(struct sonde_stack_printer *p, const struct sonde_stack_ended *e);

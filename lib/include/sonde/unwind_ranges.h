@@ -48,10 +48,22 @@ struct sonde_code_ranges {
 	struct sonde_code_range r[SONDE_CODE_RANGES];
 };
 
-/* How much of the user stack a sample copies, in pieces so that the copy
- * stops at the top of the stack. */
+/* How much of the user stack a sample copies, at most, in pieces so that
+ * the copy stops at the top of the stack. */
 #define SONDE_USER_STACK_BYTES 8192
 #define SONDE_USER_STACK_PIECE 1024
+/* The smallest copy a sample record holds: a record is sized for the
+ * copy it carries, SONDE_USER_STACK_MIN times a power of two. */
+#define SONDE_USER_STACK_MIN 512
+
+/* Per thread (key: tid), where its stack ends: the address past the
+ * highest byte the last complete DWARF walk of one of its samples read.
+ * The BPF side then copies only from the stack pointer up to there,
+ * rather than SONDE_USER_STACK_BYTES: a record's size is most of what a
+ * copied sample costs the traced thread (its ring buffer pages are cold,
+ * and an 8 KiB record touches three of them). User space learns the end
+ * (lib/stacks_unwind.c) and forgets it when a copy fell short. */
+#define SONDE_STACK_ENDS 16384
 
 /* sonde_user_sample.flags */
 enum {
@@ -70,10 +82,17 @@ struct sonde_user_sample {
 	__u64 ip;
 	__u64 sp;
 	__u64 bp;
+	__u64 stack_end;	/* the end the copy's length came from; 0: none */
+	__u32 tid;
 	__u32 stack_len;
 	__u32 flags;
+	__u32 unused;
+	/* SONDE_USER_STACK_MIN << k bytes of room: the record ends here. */
 	__u8 stack[SONDE_USER_STACK_BYTES];
 };
+
+/* The size of a sample record with room for a copy of stack bytes. */
+#define SONDE_USER_SAMPLE_SIZE(bytes) (__builtin_offsetof(struct sonde_user_sample, stack) + (bytes))
 
 /* The end of a pending sample (SONDE_SAMPLE_PENDING): its key and value.
  * Told apart from the ring buffer's other records by its size. */
