@@ -88,9 +88,14 @@ static __always_inline struct sonde_user_sample *sonde_sample_with_room(struct p
 	e->stack_end = end;
 	e->unused = 0;
 	e->stack_len = 0;
-	if (end && want <= room && !bpf_probe_read_user(e->stack, want, (void *)sp)) {
-		e->stack_len = want;
-		return e;
+	if (end) {
+		/* Bounded where it is used: older verifiers (6.1) lose a
+		 * bound checked on another copy of the value. */
+		barrier_var(want);
+		if (want <= room && !bpf_probe_read_user(e->stack, want, (void *)sp)) {
+			e->stack_len = want;
+			return e;
+		}
 	}
 	for (__u32 i = 0; i < room / piece; i++) {
 		if (bpf_probe_read_user(e->stack + i * piece, piece, (void *)(sp + i * piece)))
