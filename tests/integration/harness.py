@@ -204,10 +204,20 @@ class Tool:
         return [json.loads(l) for l in self.lines()]
 
     def wait_events(self, predicate, count=1, timeout=30):
-        """Waits until `count` printed events satisfy predicate."""
-        return wait_for(lambda: (lambda m: m if len(m) >= count else None)(
-            [e for e in self.events() if predicate(e)]), timeout,
-            f"{count} matching events from sonde-{self.name}; got:\n{self.stdout}\n{self.stderr}")
+        """Waits until `count` printed events satisfy predicate. On a
+        timeout the tool is stopped first, so that the failure shows its
+        final report too (lost and missed events are said there)."""
+        try:
+            return wait_for(lambda: (lambda m: m if len(m) >= count else None)(
+                [e for e in self.events() if predicate(e)]), timeout,
+                f"{count} matching events from sonde-{self.name}")
+        except AssertionError as timed_out:
+            try:
+                status = f"exit {self.stop(timeout=10)}"
+            except AssertionError as stuck:
+                status = str(stuck).splitlines()[0]
+            raise AssertionError(f"{timed_out}; stopped ({status}), it printed:\n"
+                                 f"{self.stdout}\n{self.stderr}") from None
 
     def stop(self, sig=signal.SIGINT, timeout=30):
         """Sends sig and waits for the exit status."""
