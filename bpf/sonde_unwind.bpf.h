@@ -64,75 +64,98 @@ struct {
 	__type(value, __u64);	/* where its stack ends (unwind_ranges.h) */
 } sonde_stack_ends SEC(".maps");
 
-/* A sample record with room for room bytes of stack (a constant, so that
- * the reservation has a size the verifier knows), holding the user
- * registers and the stack from the stack pointer up: the want bytes up to
- * the thread's known stack end in one read, or else as much as there is
- * room for, piece by piece. */
-static __always_inline struct sonde_user_sample *sonde_sample_with_room(struct pt_regs *regs,
-									__u32 tid, __u64 end,
-									__u64 want,
-									const __u32 room)
-{
-	const __u32 piece = room < SONDE_USER_STACK_PIECE ? room : SONDE_USER_STACK_PIECE;
-	struct sonde_user_sample *e;
-	__u64 sp = PT_REGS_SP_CORE(regs);
+/* The user registers a copied sample starts its walk from. */
+struct sonde_user_start {
+	__u64 ip, sp, bp;
+	__u32 tid;
+};
 
-	e = bpf_ringbuf_reserve(&events, SONDE_USER_SAMPLE_SIZE(room), 0);
+/* A sample record with room for room bytes of stack (a constant, so that
+ * the reservation has a size the verifier knows), its registers and
+ * thread filled in; NULL when the ring is full. */
+static __always_inline struct sonde_user_sample *sonde_sample_with_room(
+	const struct sonde_user_start *at, __u64 end, const __u32 room)
+{
+	struct sonde_user_sample *e = bpf_ringbuf_reserve(&events, SONDE_USER_SAMPLE_SIZE(room), 0);
+
 	if (!e)
 		return NULL;
-	e->ip = PT_REGS_IP_CORE(regs);
-	e->sp = sp;
-	e->bp = PT_REGS_FP_CORE(regs);
-	e->tid = tid;
+	e->ip = at->ip;
+	e->sp = at->sp;
+	e->bp = at->bp;
+	e->tid = at->tid;
 	e->stack_end = end;
 	e->unused = 0;
 	e->stack_len = 0;
-	if (end) {
-		/* Bounded where it is used: older verifiers (6.1) lose a
-		 * bound checked on another copy of the value. */
-		barrier_var(want);
-		if (want <= room && !bpf_probe_read_user(e->stack, want, (void *)sp)) {
-			e->stack_len = want;
-			return e;
-		}
-	}
-	for (__u32 i = 0; i < room / piece; i++) {
-		if (bpf_probe_read_user(e->stack + i * piece, piece, (void *)(sp + i * piece)))
-			break;
-		e->stack_len += piece;
-	}
+	return e;
+}
+
+/* The stack from the stack pointer up to the thread's known end, want
+ * bytes, in one read into a record sized for it. A read that fails (the
+ * end is stale) leaves the copy empty: the walk then falls short, and user
+ * space forgets the end. */
+static __always_inline struct sonde_user_sample *sonde_sample_to_end(
+	const struct sonde_user_start *at, __u64 end, __u64 want, const __u32 room)
+{
+	struct sonde_user_sample *e = sonde_sample_with_room(at, end, room);
+
+	if (!e)
+		return NULL;
+	/* Bounded where it is used: older verifiers (6.1) lose a bound
+	 * checked on another copy of the value. */
+	barrier_var(want);
+	if (want <= room && !bpf_probe_read_user(e->stack, want, (void *)at->sp))
+		e->stack_len = want;
 	return e;
 }
 
 /* A ring buffer record holding the user registers and stack of current
  * (user registers regs), for the caller to fill in its key and submit;
- * NULL when the ring buffer is full. The copy reaches the thread's stack
- * end where user space has learned it, and is sized for that. */
+ * NULL when the ring buffer is full. Where user space has learned the
+ * thread's stack end, the copy reaches just that far and the record is
+ * sized for it; elsewhere it holds SONDE_USER_STACK_BYTES, copied piece by
+ * piece so that it stops at the top of the stack. */
 static __always_inline struct sonde_user_sample *sonde_user_sample_reserve(struct pt_regs *regs)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 sp = PT_REGS_SP_CORE(regs), end = 0, want = SONDE_USER_STACK_BYTES;
-	__u64 *known = bpf_map_lookup_elem(&sonde_stack_ends, &tid);
+	struct sonde_user_start at = {
+		.ip = PT_REGS_IP_CORE(regs),
+		.sp = PT_REGS_SP_CORE(regs),
+		.bp = PT_REGS_FP_CORE(regs),
+		.tid = (__u32)bpf_get_current_pid_tgid(),
+	};
+	__u64 *known = bpf_map_lookup_elem(&sonde_stack_ends, &at.tid);
+	struct sonde_user_sample *e;
+	__u64 end = 0, want;
 
 	if (known) {
 		end = *known;
 		/* A stack pointer elsewhere: another stack (a signal's, a
 		 * coroutine's), or another thread reusing the tid. */
-		if (end > sp && end - sp <= SONDE_USER_STACK_BYTES)
-			want = end - sp;
-		else
+		if (end <= at.sp || end - at.sp > SONDE_USER_STACK_BYTES)
 			end = 0;
 	}
-	if (want <= SONDE_USER_STACK_MIN)
-		return sonde_sample_with_room(regs, tid, end, want, SONDE_USER_STACK_MIN);
-	if (want <= SONDE_USER_STACK_MIN * 2)
-		return sonde_sample_with_room(regs, tid, end, want, SONDE_USER_STACK_MIN * 2);
-	if (want <= SONDE_USER_STACK_MIN * 4)
-		return sonde_sample_with_room(regs, tid, end, want, SONDE_USER_STACK_MIN * 4);
-	if (want <= SONDE_USER_STACK_MIN * 8)
-		return sonde_sample_with_room(regs, tid, end, want, SONDE_USER_STACK_MIN * 8);
-	return sonde_sample_with_room(regs, tid, end, want, SONDE_USER_STACK_BYTES);
+	if (end) {
+		want = end - at.sp;
+		if (want <= SONDE_USER_STACK_MIN)
+			return sonde_sample_to_end(&at, end, want, SONDE_USER_STACK_MIN);
+		if (want <= SONDE_USER_STACK_MIN * 2)
+			return sonde_sample_to_end(&at, end, want, SONDE_USER_STACK_MIN * 2);
+		if (want <= SONDE_USER_STACK_MIN * 4)
+			return sonde_sample_to_end(&at, end, want, SONDE_USER_STACK_MIN * 4);
+		if (want <= SONDE_USER_STACK_MIN * 8)
+			return sonde_sample_to_end(&at, end, want, SONDE_USER_STACK_MIN * 8);
+		return sonde_sample_to_end(&at, end, want, SONDE_USER_STACK_BYTES);
+	}
+	e = sonde_sample_with_room(&at, 0, SONDE_USER_STACK_BYTES);
+	if (!e)
+		return NULL;
+	for (int i = 0; i < SONDE_USER_STACK_BYTES / SONDE_USER_STACK_PIECE; i++) {
+		if (bpf_probe_read_user(e->stack + i * SONDE_USER_STACK_PIECE, SONDE_USER_STACK_PIECE,
+					(void *)(at.sp + i * SONDE_USER_STACK_PIECE)))
+			break;
+		e->stack_len += SONDE_USER_STACK_PIECE;
+	}
+	return e;
 }
 
 /* Copied stacks are big (up to 8 KiB) and, in a busy system, many: user space is
