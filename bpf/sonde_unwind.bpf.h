@@ -158,10 +158,11 @@ static __always_inline struct sonde_user_sample *sonde_user_sample_reserve(struc
 	return e;
 }
 
-/* Copied stacks are big (up to 8 KiB) and, in a busy system, many: user space is
- * woken once the ring buffer is a quarter full rather than for each one
- * (a wakeup costs it more than reading one). The session reads what is
- * left before each interval's report and at the end. */
+/* Copied stacks are big (up to 8 KiB) and, in a busy system, many: user
+ * space is woken once the ring buffer is a quarter full rather than for
+ * each one (a wakeup costs it more than reading one). The session reads
+ * what is left at each tick, before each interval's report and at the
+ * end. */
 static __always_inline void sonde_user_sample_submit(struct sonde_user_sample *e)
 {
 	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
