@@ -503,6 +503,19 @@ static void drain(int fd)
 		;
 }
 
+/* Reads every event waiting in the ring buffer, announced or not (those
+ * submitted without a wakeup), with stdout flushed once for the lot. A
+ * tool's callback that fails makes the run's status an error. */
+static void read_events(struct sonde_session *s)
+{
+	if (!s->rb)
+		return;
+	sonde_out_hold();
+	if (ring_buffer__consume(s->rb) < 0 && !s->stop)
+		s->status = SONDE_EXIT_RUNTIME;
+	sonde_out_release();
+}
+
 static void handle_fd(struct sonde_session *s, int fd, uint32_t events)
 {
 	const struct sonde_args *args = s->cfg->args;
@@ -522,29 +535,23 @@ static void handle_fd(struct sonde_session *s, int fd, uint32_t events)
 		s->stop = true;
 	} else if (fd == s->interval_fd) {
 		drain(fd);
-		/* Events not yet announced (submitted without a wakeup) belong
-		 * to this interval. */
-		if (s->rb)
-			ring_buffer__consume(s->rb);
+		/* Events not yet announced belong to this interval. */
+		read_events(s);
 		if (s->cfg->on_interval(s->cfg->ctx) < 0)
 			s->stop = true;
 	} else if (fd == s->tick_fd) {
 		drain(fd);
-		/* Events submitted without a wakeup (copied stacks) are read
-		 * each tick too: what user space learns from them (a thread's
-		 * stack end) reaches the BPF side soon, not at the end. */
-		if (s->rb && ring_buffer__consume(s->rb) < 0 && !s->stop)
-			s->status = SONDE_EXIT_RUNTIME;
+		/* Read each tick too: what user space learns from events sent
+		 * without a wakeup (a thread's stack end, from copied stacks)
+		 * reaches the BPF side soon, not at the end. */
+		read_events(s);
 		if (s->cfg->on_tick(s->cfg->ctx) < 0)
 			s->stop = true;
 	} else if (fd == STDOUT_FILENO) {
 		if (events & (EPOLLERR | EPOLLHUP))
 			s->stop = true;
 	} else if (s->rb && fd == ring_buffer__epoll_fd(s->rb)) {
-		sonde_out_hold();
-		if (ring_buffer__consume(s->rb) < 0 && !s->stop)
-			s->status = SONDE_EXIT_RUNTIME;
-		sonde_out_release();
+		read_events(s);
 	} else {
 		for (size_t i = 0; i < args->n_pids; i++) {
 			if (s->pidfds[i] != fd)
@@ -681,11 +688,8 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 	}
 	detach_all(&s);
 	/* What the kernel produced before detach still counts. */
-	if (s.rb && !sonde_out_closed()) {
-		sonde_out_hold();
-		ring_buffer__consume(s.rb);
-		sonde_out_release();
-	}
+	if (!sonde_out_closed())
+		read_events(&s);
 	if (rc == 0 && cfg->on_end && !sonde_out_closed() && cfg->on_end(cfg->ctx) < 0)
 		rc = SONDE_EXIT_RUNTIME;
 	if (s.loaded) {

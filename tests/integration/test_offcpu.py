@@ -13,10 +13,12 @@ CHAIN = "main;workload_outer;workload_middle;workload_sleep"
 
 class Sleeper:
     """Waits for "go", sleeps n x ms, says "done", stays until closed so
-    its symbols can still be read."""
+    its symbols can still be read. With mode, another of stacks.c's modes
+    that wait for "go" (e.g. ["depths", "500"])."""
 
-    def __init__(self, n=10, ms=100, binary="stacks"):
-        self.proc = subprocess.Popen([str(workload_path(binary)), "sleep", str(n), str(ms)],
+    def __init__(self, n=10, ms=100, binary="stacks", mode=None):
+        mode = mode or ["sleep", str(n), str(ms)]
+        self.proc = subprocess.Popen([str(workload_path(binary)), *mode],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline() == "ready\n"
         self.pid = self.proc.pid
@@ -226,18 +228,6 @@ def test_go_frameless_leaf_keeps_its_caller(unwind):
     assert all("runtime.notesleep;runtime.futexsleep;runtime.futex" in stack for stack in parked), parked
 
 
-class Depths(Sleeper):
-    """stacks_nofp depths: a second thread blocks ROUNDS times near the
-    top of its stack and ROUNDS times 16 frames (~4 KiB, more with ASan)
-    further down."""
-
-    def __init__(self, rounds):
-        self.proc = subprocess.Popen([str(workload_path("stacks_nofp")), "depths", str(rounds)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout.readline() == "ready\n"
-        self.pid = self.proc.pid
-
-
 def test_copies_end_where_the_threads_stack_does():
     """Copies of a thread's stack stop where its stack ends, as learned
     from walks of its earlier copies: well under the 8 KiB copied when it
@@ -245,7 +235,9 @@ def test_copies_end_where_the_threads_stack_does():
     Yet a block kilobytes further down the same stack still unwinds
     whole, back to the thread's start, and loses no time."""
     rounds = 500
-    s = Depths(rounds)
+    # A second thread blocks in turn near the top of its stack and 16
+    # frames (~4 KiB, more with ASan) further down.
+    s = Sleeper(binary="stacks_nofp", mode=["depths", str(rounds)])
     try:
         tool = trace(s, "-v", "-o", "folded")
     finally:

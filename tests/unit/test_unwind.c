@@ -165,7 +165,7 @@ static void says_where_the_stack_ends(void)
 		CHECK(again.past_copy);
 	}
 	/* A walk cut short by the depth asked for knows no end. */
-	walk_copy(u, true, &on_thread, on_thread.len, ips, &reach);
+	sonde_unwinder_use_rules(u, true);
 	CHECK(sonde_unwind_user(u, getpid(), gettid(),
 				&(struct sonde_user_regs){on_thread.ip, on_thread.sp, on_thread.bp},
 				on_thread.bytes, on_thread.len, ips, 3, &again) == 3);
