@@ -97,25 +97,22 @@ static __always_inline bool threads_wanted(struct task_struct *task)
 static __always_inline __s32 user_stack(void *ctx, struct task_struct *prev, __u32 tid, __u32 pid,
 					__u64 *caller)
 {
+	struct sonde_user_start at;
+	struct sonde_stack_key key = {};
 	struct pt_regs *regs;
-	struct sonde_user_sample *e;
 
 	if (BPF_CORE_READ(prev, flags) & SONDE_PF_KTHREAD)
 		return SONDE_STACK_NONE;
 	regs = sonde_user_regs();
 	if (!sonde_user_stack_copied(pid, regs, caller))
 		return sonde_stack_id(ctx, true);
-	e = sonde_user_sample_reserve(regs);
-	if (!e) {
+	sonde_user_start_at(&at, regs);
+	key.pid = pid;
+	key.tid = tid;
+	if (sonde_send_user_sample(&at, &key, 0, SONDE_SAMPLE_PENDING)) {
 		sonde_stat_inc(OFFCPU_STAT_COPY_NO_ROOM);
 		return sonde_stack_id(ctx, true);
 	}
-	__builtin_memset(&e->key, 0, sizeof(e->key));
-	e->key.pid = pid;
-	e->key.tid = tid;
-	e->value = 0;
-	e->flags = SONDE_SAMPLE_PENDING;
-	sonde_user_sample_submit(e);
 	return USER_STACK_COPIED;
 }
 

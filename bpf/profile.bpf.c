@@ -10,20 +10,17 @@ const volatile bool user_stacks = true;
 const volatile bool kernel_stacks = true;
 const volatile bool include_idle = false;
 
+/* The kernel stack is walked before the copy is sent: one path through
+ * the rest of the program, whatever the record's size. */
 static __always_inline int send_user_sample(struct bpf_perf_event_data *ctx,
-					    const struct sonde_stack_key *key, struct pt_regs *regs)
+					    struct sonde_stack_key *key, struct pt_regs *regs)
 {
-	struct sonde_user_sample *e = sonde_user_sample_reserve(regs);
+	struct sonde_user_start at;
 
-	if (!e) {
+	sonde_user_start_at(&at, regs);
+	key->kernel_stack_id = kernel_stacks ? sonde_stack_id(ctx, false) : SONDE_STACK_NONE;
+	if (sonde_send_user_sample(&at, key, 1, 0))
 		sonde_stat_inc(SONDE_STAT_LOST_EVENTS);
-		return 0;
-	}
-	e->key = *key;
-	e->key.kernel_stack_id = kernel_stacks ? sonde_stack_id(ctx, false) : SONDE_STACK_NONE;
-	e->value = 1;
-	e->flags = 0;	/* ring buffer memory is not zeroed */
-	sonde_user_sample_submit(e);
 	return 0;
 }
 
