@@ -621,6 +621,25 @@ void sonde_stack_printer_free(struct sonde_stack_printer *p)
 	sonde_json_free(&p->json);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define LEAKS_CHECKED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
+#define LEAKS_CHECKED 1
+#endif
+#endif
+
+void sonde_stack_printer_end(struct sonde_stack_printer *p)
+{
+#ifdef LEAKS_CHECKED
+	sonde_stack_printer_free(p);
+	sonde_symbolizer_free(p->sym);
+	p->sym = NULL;
+#else
+	(void)p;
+#endif
+}
+
 void sonde_stacks_load_kernel_symbols(struct sonde_stack_printer *p)
 {
 	if (!sonde_sym_kernel_load(p->sym))

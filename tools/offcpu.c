@@ -215,11 +215,15 @@ static int on_tick(void *ctx)
 }
 
 static const struct sonde_probe probes[] = {
+	/* raw_tp before tp_btf: the program reads the tasks' fields the
+	 * same way under both (CO-RE probe reads), and a tp_btf program
+	 * makes libbpf parse all of the kernel's BTF to find its attach
+	 * point, a fifth of the start-up. */
 	{
 		.name = "context switches",
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "switch_btf", "sched/sched_switch"},
 			{SONDE_ATTACH_RAW_TP, "switch_raw", "sched/sched_switch"},
+			{SONDE_ATTACH_TP_BTF, "switch_btf", "sched/sched_switch"},
 			{SONDE_ATTACH_TRACEPOINT, "switch_tp", "sched/sched_switch"},
 		},
 	},
@@ -227,8 +231,8 @@ static const struct sonde_probe probes[] = {
 	{
 		.name = "wakeups",
 		.alts = {
-			{SONDE_ATTACH_TP_BTF, "waking_btf", "sched/sched_waking"},
 			{SONDE_ATTACH_RAW_TP, "waking_raw", "sched/sched_waking"},
+			{SONDE_ATTACH_TP_BTF, "waking_btf", "sched/sched_waking"},
 			{SONDE_ATTACH_TRACEPOINT, "waking_tp", "sched/sched_waking"},
 		},
 	},
@@ -303,6 +307,13 @@ int main(int argc, char **argv)
 	skel->rodata->user_stacks = !o.kernel_only;
 	skel->rodata->kernel_stacks = !o.user_only;
 	skel->rodata->track_wakers = o.waker;
+	/* Unused without --waker: its 32768 preallocated entries would cost
+	 * a millisecond to create. */
+	if (!o.waker && bpf_map__set_max_entries(skel->maps.wakers, 1)) {
+		sonde_err("cannot size the wakers map");
+		sonde_args_free(&o.args);
+		return SONDE_EXIT_RUNTIME;
+	}
 	skel->rodata->sonde_unwind_mode = o.unwind;
 	o.printer = (struct sonde_stack_printer){
 		.obj = skel->obj,
@@ -342,8 +353,7 @@ int main(int argc, char **argv)
 		.keep_caps = SONDE_KEEP_PROC_READ,
 	};
 	rc = sonde_session_run(&cfg);
-	sonde_stack_printer_free(&o.printer);
-	sonde_symbolizer_free(o.printer.sym);
+	sonde_stack_printer_end(&o.printer);
 	sonde_args_free(&o.args);
 	return rc;
 }

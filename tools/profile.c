@@ -263,8 +263,7 @@ int main(int argc, char **argv)
 		.keep_caps = SONDE_KEEP_PROC_READ,
 	};
 	rc = sonde_session_run(&cfg);
-	sonde_stack_printer_free(&p.printer);
-	sonde_symbolizer_free(p.printer.sym);
+	sonde_stack_printer_end(&p.printer);
 	sonde_args_free(&p.args);
 	return rc;
 }

@@ -72,8 +72,10 @@ EXPECT = {
     # A perf event (cpu-clock: no PMU under TCG) and uprobes: no probe
     # table method to choose or force.
     "profile": Expect(chooses={}, offers=()),
-    "offcpu": Expect(chooses={"context switches": "tp_btf"},
-                     offers=("tp_btf", "raw_tp", "tracepoint")),
+    # raw_tp first: tp_btf would read the same fields, after libbpf
+    # parsed all of the kernel's BTF (tools/offcpu.c).
+    "offcpu": Expect(chooses={"context switches": "raw_tp"},
+                     offers=("raw_tp", "tp_btf", "tracepoint")),
     # System-wide, it waits for Go, Java or Python programs to exec.
     "gclat": Expect(chooses={"program starts": "tp_btf"},
                     offers=("tp_btf", "raw_tp", "tracepoint")),
@@ -147,7 +149,8 @@ def with_method(method):
 def plan():
     p = vm.Plan()
     p.run("uname", "uname", "-r")
-    p.run("features", "sonde-probe-paths", "-v", "-d", "200ms")
+    # -vv: every feature (-v names only those the tool asked about).
+    p.run("features", "sonde-probe-paths", "-vv", "-d", "200ms")
     for tool in TOOLS:
         args = EXPECT[tool].args if tool in EXPECT else ()
         p.run(f"{tool}:best", f"sonde-{tool}", "-v", "-d", "1", *args)
