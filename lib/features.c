@@ -324,6 +324,11 @@ bool sonde_feature_has(enum sonde_feature f)
 	return state[f].present;
 }
 
+bool sonde_feature_probed(enum sonde_feature f)
+{
+	return f < SONDE_FEAT_COUNT && state[f].probed;
+}
+
 const char *sonde_feature_reason(enum sonde_feature f)
 {
 	if (f >= SONDE_FEAT_COUNT)

@@ -40,6 +40,7 @@ struct sonde_session {
 	int *pidfds;
 	size_t live_targets;
 	bool loaded;
+	unsigned features_said;	/* bits of enum sonde_feature said with -v */
 	bool stop;
 	int status;
 };
@@ -604,6 +605,23 @@ static void teardown_loop(struct sonde_session *s)
 
 /* ---- the whole session ---- */
 
+/* -v: what the kernel offers of what the tool asked about, each feature
+ * once; -vv: everything (sonde doctor's list). Probing what no probe of
+ * the tool uses would cost its start-up a millisecond or two. */
+static void say_features(struct sonde_session *s)
+{
+	_Static_assert(SONDE_FEAT_COUNT <= 32, "features_said has a bit per feature");
+	for (int f = 0; f < SONDE_FEAT_COUNT && sonde_verbosity() >= 1; f++) {
+		if (s->features_said & (1u << f) ||
+		    (!sonde_feature_probed(f) && sonde_verbosity() < 2))
+			continue;
+		s->features_said |= 1u << f;
+		sonde_info(1, "kernel: %s %s%s%s", sonde_feature_name(f),
+			   sonde_feature_has(f) ? "yes" : "no",
+			   sonde_feature_has(f) ? "" : ": ", sonde_feature_reason(f));
+	}
+}
+
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	int v = sonde_verbosity();
@@ -647,12 +665,8 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 		return rc;
 	if (cfg->args->plan)
 		return sonde_session_plan(cfg);
-	if (sonde_verbosity() >= 1)
-		for (int f = 0; f < SONDE_FEAT_COUNT; f++)
-			sonde_info(1, "kernel: %s %s%s%s", sonde_feature_name(f),
-				   sonde_feature_has(f) ? "yes" : "no",
-				   sonde_feature_has(f) ? "" : ": ", sonde_feature_reason(f));
 	rc = choose(&s);
+	say_features(&s);
 	/* Before set_autoload: a tp_btf target makes libbpf load the kernel's
 	 * BTF, which libbpf 1.1 frees only in bpf_object__load(), so a usage
 	 * error after it would leak it. */
@@ -675,6 +689,8 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 	}
 	if (!rc)
 		rc = attach_all(&s);
+	/* The perf events' features are asked about as they are opened. */
+	say_features(&s);
 	if (!rc) {
 		sonde_caps_drop(cfg->keep_caps);
 		sonde_info(1, "attached %zu probe%s; tracing", s.n_links, s.n_links == 1 ? "" : "s");

@@ -23,8 +23,8 @@ ORDER = ("fentry", "kprobe", "tracepoint")
 def kernel_offers():
     """{method: bool} for this kernel. kprobes are judged from sysfs, not
     by the library; fentry can only be known by trying, which the library's
-    feature table (-v) reports."""
-    r = subprocess.run([str(PROGRAM), "-v", "-d", "100ms"], capture_output=True, text=True, timeout=60)
+    feature table (-vv: all of it) reports."""
+    r = subprocess.run([str(PROGRAM), "-vv", "-d", "100ms"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     table = dict(re.findall(r"^sonde-[\w-]+: kernel: (\w+) (yes|no)\b", r.stderr, re.M))
     kprobe_pmu = Path("/sys/bus/event_source/devices/kprobe/type").exists()

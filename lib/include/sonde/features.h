@@ -28,6 +28,9 @@ const char *sonde_feature_name(enum sonde_feature f);
 bool sonde_feature_has(enum sonde_feature f);
 /* Why a feature is missing ("" when present). */
 const char *sonde_feature_reason(enum sonde_feature f);
+/* Whether f has been asked about yet (probing is lazy: a tool pays only
+ * for what its probes consult). */
+bool sonde_feature_probed(enum sonde_feature f);
 void sonde_features_print(FILE *out);
 
 /* The kernel's BTF, loaded once; NULL without BTF. */
