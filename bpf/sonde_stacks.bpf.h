@@ -1,5 +1,7 @@
 /* BPF side of in-kernel stack aggregation: the stack map and the totals
- * map, named so that lib/stacks.c finds them in any tool's object. */
+ * map, named so that lib/stacks.c finds them in any tool's object. Names
+ * of at most 15 characters, which the kernel keeps whole: such maps can
+ * be made ahead of the load (lib/maps_early.c). */
 #ifndef SONDE_STACKS_BPF_H
 #define SONDE_STACKS_BPF_H
 
@@ -27,14 +29,14 @@ struct {
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__uint(value_size, SONDE_STACK_DEPTH * sizeof(__u64));
-} sonde_stacks_overflow SEC(".maps");
+} sonde_overflow SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 40960);
 	__type(key, struct sonde_stack_key);
 	__type(value, struct sonde_stack_value);
-} sonde_stack_totals SEC(".maps");
+} sonde_totals SEC(".maps");
 
 /* The stack of current, kernel or user; a lost one is counted. */
 static __always_inline __s32 sonde_stack_id(void *ctx, bool user)
@@ -49,7 +51,7 @@ static __always_inline __s32 sonde_stack_id(void *ctx, bool user)
 	}
 	id = bpf_get_stackid(ctx, &sonde_stacks, user ? BPF_F_USER_STACK : 0);
 	if (id == -SONDE_EEXIST) {
-		id = bpf_get_stackid(ctx, &sonde_stacks_overflow, user ? BPF_F_USER_STACK : 0);
+		id = bpf_get_stackid(ctx, &sonde_overflow, user ? BPF_F_USER_STACK : 0);
 		if (id >= 0)
 			return id | SONDE_STACK_OVERFLOW_BIT;
 	}
@@ -117,17 +119,17 @@ static __always_inline void sonde_stack_add(const struct sonde_stack_key *key, _
 							       : SONDE_EXEC_GEN_UNKNOWN);
 	sonde_stack_note_pid(key->other_pid, key->other_pid == current_pid ?
 				     sonde_current_exec_gen() : SONDE_EXEC_GEN_UNKNOWN);
-	struct sonde_stack_value *v = bpf_map_lookup_elem(&sonde_stack_totals, key);
+	struct sonde_stack_value *v = bpf_map_lookup_elem(&sonde_totals, key);
 
 	if (!v) {
 		struct sonde_stack_value zero = {};
-		long err = bpf_map_update_elem(&sonde_stack_totals, key, &zero, BPF_NOEXIST);
+		long err = bpf_map_update_elem(&sonde_totals, key, &zero, BPF_NOEXIST);
 
 		if (err && err != -SONDE_EEXIST) {
 			sonde_stat_inc(SONDE_STAT_MAP_FULL);
 			return;
 		}
-		v = bpf_map_lookup_elem(&sonde_stack_totals, key);
+		v = bpf_map_lookup_elem(&sonde_totals, key);
 		if (!v)
 			return;
 	}

@@ -17,10 +17,16 @@
  * kernel. So pointers here point to void. Type-based relocations
  * (bpf_core_type_exists() and kin), which would compare pointees, are not
  * used by sonde's programs; an object that has one gets the whole kernel
- * BTF, as does one with a relocation no kernel type matches (the type may
- * be in a module, whose BTF libbpf only searches without a custom BTF). */
+ * BTF, as does one with a relocation no kernel type matches. (The type may
+ * be in a module, whose BTF libbpf searches only without a custom BTF; no
+ * sonde program relocates against a module's types.)
+ *
+ * The kernel's BTF is parsed and the subset written on a thread, while the
+ * tool goes on with its start-up; sonde_core_btf_wait() joins it before
+ * the object loads. */
 #include <elf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,36 +349,107 @@ out:
 	return out;
 }
 
+/* Whether the object has CO-RE relocations at all (without, libbpf needs
+ * no kernel BTF for it). */
+static bool has_core_relocations(const void *elf, size_t size)
+{
+	const unsigned char *ext;
+	struct btf_ext_header h;
+	size_t len;
+
+	if (!elf_section(elf, size, ".BTF.ext", &ext, &len) || len < sizeof(h))
+		return false;
+	memcpy(&h, ext, sizeof(h));
+	return h.hdr_len >= sizeof(h) && h.core_relo_len;
+}
+
+/* The BTF being written for the object opened last: libbpf reads the file
+ * only when the object loads, so the tool opens it at once and goes on
+ * (sizing maps, probing the kernel, choosing, making maps: lib/session.c)
+ * while a thread parses the kernel's BTF (4 ms) and writes the subset
+ * (1 ms). */
+static struct {
+	pthread_t thread;
+	bool running;
+	int fd;
+	const void *elf;
+	size_t size;
+	bool ok;
+} pending = {.fd = -1};
+
+static bool write_all(int fd, const void *data, size_t size)
+{
+	while (size) {
+		ssize_t n = write(fd, data, size);
+
+		if (n <= 0)
+			return false;
+		data = (const char *)data + n;
+		size -= (size_t)n;
+	}
+	return true;
+}
+
+/* The subset; where there is none (a relocation no kernel type matches, a
+ * type-based one), all of the kernel's BTF: what libbpf would have
+ * resolved against, but for modules' BTF. */
+static void *write_core_btf(void *arg)
+{
+	const struct btf *kernel = sonde_vmlinux_btf();
+	struct btf *btf = kernel ? sonde_core_btf_new(pending.elf, pending.size, kernel) : NULL;
+	const void *raw = NULL;
+	__u32 raw_size = 0;
+
+	(void)arg;
+	if (btf)
+		raw = btf__raw_data(btf, &raw_size);
+	else if (kernel)
+		raw = btf__raw_data(kernel, &raw_size);
+	pending.ok = raw && write_all(pending.fd, raw, raw_size);
+	if (btf && pending.ok)
+		sonde_info(2, "CO-RE: resolving against %u of the kernel's types",
+			   btf__type_cnt(btf) - 1);
+	btf__free(btf);
+	return NULL;
+}
+
+int sonde_core_btf_wait(void)
+{
+	if (pending.running) {
+		pthread_join(pending.thread, NULL);
+		pending.running = false;
+	}
+	return pending.fd < 0 || pending.ok ? 0 : -1;
+}
+
 const char *sonde_core_btf_path(const void *elf, size_t size)
 {
 	static char path[64];
 	const char *mode = getenv("SONDE_CORE_BTF");
-	struct btf *btf;
-	const void *raw;
-	__u32 raw_size;
-	int fd;
 
 	if (mode && !strcmp(mode, "kernel"))
 		return NULL;
-	btf = sonde_core_btf_new(elf, size, sonde_vmlinux_btf());
-	if (!btf)
+	/* Without the kernel's BTF, libbpf says so in its own words. */
+	if (access("/sys/kernel/btf/vmlinux", R_OK) || !has_core_relocations(elf, size))
 		return NULL;
-	raw = btf__raw_data(btf, &raw_size);
-	/* Open for the process's life: libbpf reads it at load time. */
-	fd = raw ? memfd_create("sonde-core-btf", MFD_CLOEXEC) : -1;
-	if (fd >= 0 && write(fd, raw, raw_size) != (ssize_t)raw_size) {
-		close(fd);
-		fd = -1;
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	sonde_core_btf_wait();
+	/* Open for the process's life (an earlier object's too): libbpf
+	 * reads it at load time. */
+	pending.fd = memfd_create("sonde-core-btf", MFD_CLOEXEC);
+	if (pending.fd < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pending.fd);
 	/* libbpf opens it by path: without /proc, it would fail the load. */
-	if (fd >= 0 && access(path, R_OK)) {
-		close(fd);
-		fd = -1;
+	if (access(path, R_OK)) {
+		close(pending.fd);
+		pending.fd = -1;
+		return NULL;
 	}
-	if (fd >= 0)
-		sonde_info(2, "CO-RE: resolving against %u of the kernel's types",
-			   btf__type_cnt(btf) - 1);
-	btf__free(btf);
-	return fd >= 0 ? path : NULL;
+	pending.elf = elf;
+	pending.size = size;
+	pending.ok = false;
+	pending.running = !pthread_create(&pending.thread, NULL, write_core_btf, NULL);
+	if (!pending.running)
+		write_core_btf(NULL);
+	return path;
 }

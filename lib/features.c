@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,6 @@ struct feature_state {
 
 static struct feature_state state[SONDE_FEAT_COUNT];
 static struct btf *vmlinux_btf;
-static bool vmlinux_btf_loaded;
 
 static const char *const names[SONDE_FEAT_COUNT] = {
 	[SONDE_FEAT_BTF] = "btf",
@@ -75,16 +75,22 @@ static struct btf *parse_mapped_vmlinux_btf(void)
 	return btf;
 }
 
+static void load_vmlinux_btf(void)
+{
+	vmlinux_btf = parse_mapped_vmlinux_btf();
+	if (!vmlinux_btf)
+		vmlinux_btf = btf__load_vmlinux_btf();
+	if (!vmlinux_btf)
+		vmlinux_btf = NULL;
+}
+
+/* Once, whichever thread asks first: lib/core_btf.c reads it on a thread
+ * of its own while the tool's main thread goes on. */
 const struct btf *sonde_vmlinux_btf(void)
 {
-	if (!vmlinux_btf_loaded) {
-		vmlinux_btf_loaded = true;
-		vmlinux_btf = parse_mapped_vmlinux_btf();
-		if (!vmlinux_btf)
-			vmlinux_btf = btf__load_vmlinux_btf();
-		if (!vmlinux_btf)
-			vmlinux_btf = NULL;
-	}
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, load_vmlinux_btf);
 	return vmlinux_btf;
 }
 
@@ -349,11 +355,19 @@ void sonde_features_print(FILE *out)
 
 bool sonde_kernel_has_tracepoint(const char *cat_name)
 {
-	const struct btf *btf = sonde_vmlinux_btf();
+	const struct btf *btf;
 	const char *slash = strchr(cat_name, '/');
 	const char *tracefs;
 	char buf[256];
 
+	/* A mounted tracefs answers first: the kernel's BTF may still be
+	 * being parsed on another thread (lib/core_btf.c). */
+	if (is_tracefs("/sys/kernel/tracing")) {
+		snprintf(buf, sizeof(buf), "/sys/kernel/tracing/events/%s", cat_name);
+		if (access(buf, F_OK) == 0)
+			return true;
+	}
+	btf = sonde_vmlinux_btf();
 	/* The syscalls/ events are made by the syscall tracer, not by
 	 * TRACE_EVENT: no btf_trace_ typedef ever names them. */
 	if (btf && slash && strncmp(cat_name, "syscalls/", 9)) {

@@ -15,9 +15,11 @@
 #include <bpf/libbpf.h>
 
 #include "sonde/caps.h"
+#include "sonde/core_btf.h"
 #include "sonde/detach.h"
 #include "sonde/features.h"
 #include "sonde/log.h"
+#include "sonde/maps_early.h"
 #include "sonde/out.h"
 #include "sonde/session.h"
 #include "sonde/target.h"
@@ -636,7 +638,15 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 
 static int load(struct sonde_session *s)
 {
-	int err = bpf_object__load(s->cfg->obj);
+	int made, err;
+
+	/* While a thread writes the object's CO-RE BTF (lib/core_btf.c):
+	 * most of what libbpf would create before it reads that BTF. */
+	made = sonde_maps_create_early(s->cfg->obj);
+	sonde_info(2, "%d maps made ahead of the load", made);
+	if (sonde_core_btf_wait())
+		sonde_err("cannot write the kernel types for CO-RE relocations");
+	err = bpf_object__load(s->cfg->obj);
 
 	if (!err)
 		return 0;

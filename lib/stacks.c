@@ -54,7 +54,7 @@ void sonde_stacks_sort(struct sonde_stack_entry *entries, size_t n)
 int sonde_stacks_read(struct bpf_object *obj, bool clear,
 		      struct sonde_stack_entry **entries, size_t *n)
 {
-	struct bpf_map *map = bpf_object__find_map_by_name(obj, "sonde_stack_totals");
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, "sonde_totals");
 	struct sonde_stack_key key, next;
 	struct sonde_stack_entry *v = NULL;
 	size_t count = 0, cap = 0;
@@ -98,7 +98,7 @@ static int stack_map_fd(struct bpf_object *obj, __s32 *id)
 		return -1;
 	if (*id & SONDE_STACK_OVERFLOW_BIT) {
 		*id &= ~SONDE_STACK_OVERFLOW_BIT;
-		map = bpf_object__find_map_by_name(obj, "sonde_stacks_overflow");
+		map = bpf_object__find_map_by_name(obj, "sonde_overflow");
 	} else {
 		map = bpf_object__find_map_by_name(obj, "sonde_stacks");
 	}
@@ -642,8 +642,13 @@ void sonde_stack_printer_end(struct sonde_stack_printer *p)
 
 void sonde_stacks_load_kernel_symbols(struct sonde_stack_printer *p)
 {
-	if (!sonde_sym_kernel_load(p->sym))
+	if (!sonde_sym_kernel_open(p->sym))
 		sonde_err("kernel symbols are hidden (kptr_restrict): kernel frames will be [unknown]");
+}
+
+void sonde_stacks_read_ahead(struct sonde_stack_printer *p)
+{
+	sonde_sym_kernel_load(p->sym);
 }
 
 void sonde_stacks_attach_user(struct sonde_stack_printer *p, const pid_t *pids, size_t n_pids)

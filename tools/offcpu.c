@@ -184,9 +184,9 @@ static int on_end(void *ctx)
 	return sonde_stacks_print_all(&o->printer, false) < 0 && !sonde_out_closed() ? -1 : 0;
 }
 
-/* Before capabilities are dropped (kallsyms hides addresses otherwise),
- * and before the programs load: kallsyms is read on a thread of its own
- * meanwhile, instead of holding up the report at the end. */
+/* Before capabilities are dropped (kallsyms hides addresses otherwise):
+ * opened here, read on a thread of its own once attached (on_ready),
+ * instead of holding up the report at the end. */
 static int load_symbols(void *ctx)
 {
 	struct offcpu *o = ctx;
@@ -205,6 +205,16 @@ static int attach_user(struct sonde_session *s, void *ctx)
 	(void)s;
 	if (!o->kernel_only)
 		sonde_stacks_attach_user(&o->printer, o->args.pids, o->args.n_pids);
+	return 0;
+}
+
+/* Attached: the kernel's symbols are read meanwhile, on a thread. */
+static int on_ready(void *ctx)
+{
+	struct offcpu *o = ctx;
+
+	if (!o->user_only)
+		sonde_stacks_read_ahead(&o->printer);
 	return 0;
 }
 
@@ -343,6 +353,7 @@ int main(int argc, char **argv)
 		.n_probes = o.waker ? 2 : 1,
 		.before_load = load_symbols,
 		.attach_extra = attach_user,
+		.on_ready = on_ready,
 		.on_tick = on_tick,
 		/* Only where there is a watch to read (not with --unwind fp). */
 		.tick_ns = o.unwind != SONDE_UNWIND_FP ? SONDE_STACKS_MAPPINGS_TICK_NS : 0,

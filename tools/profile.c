@@ -134,9 +134,9 @@ static int on_end(void *ctx)
 	return sonde_stacks_print_all(&p->printer, false) < 0 && !sonde_out_closed() ? -1 : 0;
 }
 
-/* Before capabilities are dropped (kallsyms hides addresses otherwise),
- * and before the programs load: kallsyms is read on a thread of its own
- * meanwhile, instead of holding up the report at the end. */
+/* Before capabilities are dropped (kallsyms hides addresses otherwise):
+ * opened here, read on a thread of its own once attached (on_ready),
+ * instead of holding up the report at the end. */
 static int load_symbols(void *ctx)
 {
 	struct profile *p = ctx;
@@ -153,6 +153,16 @@ static int attach_sampler(struct sonde_session *s, void *ctx)
 	if (!p->kernel_only)
 		sonde_stacks_attach_user(&p->printer, p->args.pids, p->args.n_pids);
 	return sonde_perf_sample_attach(s, p->skel->progs.profile_sample, p->hz, p->cpu);
+}
+
+/* Attached: the kernel's symbols are read meanwhile, on a thread. */
+static int on_ready(void *ctx)
+{
+	struct profile *p = ctx;
+
+	if (!p->user_only)
+		sonde_stacks_read_ahead(&p->printer);
+	return 0;
 }
 
 static int on_tick(void *ctx)
@@ -251,6 +261,7 @@ int main(int argc, char **argv)
 		.obj = skel->obj,
 		.before_load = load_symbols,
 		.attach_extra = attach_sampler,
+		.on_ready = on_ready,
 		.on_tick = on_tick,
 		/* Only where there is a watch to read (not with --unwind fp). */
 		.tick_ns = p.unwind != SONDE_UNWIND_FP ? SONDE_STACKS_MAPPINGS_TICK_NS : 0,

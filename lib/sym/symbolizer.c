@@ -36,8 +36,9 @@ struct sonde_symbolizer {
 	bool kernel_tried;
 	bool kernel_ok;
 	struct symtab kernel;
-	/* kallsyms being read into kernel by kernel_reader */
+	/* kallsyms, opened; being read into kernel by kernel_reader */
 	FILE *kallsyms;
+	bool kernel_reading;
 	pthread_t kernel_reader;
 	atomic_bool kernel_unwanted;	/* freed before any lookup: stop reading */
 	struct sym_elf *elves;
@@ -120,32 +121,46 @@ static void *read_kernel_symbols(void *arg)
 }
 
 /* Reading kallsyms (120k lines, ~45 ms of system time) was most of a
- * stack tool's start-up. The file is opened here, while the caller holds
- * CAP_SYSLOG, and read on a thread of its own while the tool loads and
- * attaches its programs; the first lookup waits for it. */
-bool sonde_sym_kernel_load(struct sonde_symbolizer *sym)
+ * stack tool's start-up. The file is opened first, while the caller holds
+ * CAP_SYSLOG, and read on a thread of its own; the first lookup waits for
+ * it. */
+bool sonde_sym_kernel_open(struct sonde_symbolizer *sym)
 {
-	if (sym->kernel_tried)
-		return sym->kallsyms || sym->kernel_ok;
-	sym->kernel_tried = true;
-	sym->kallsyms = kallsyms_open(sym->proc);
-	if (!sym->kallsyms)
-		return sym->kernel_ok;
-	if (sym_thread_start(&sym->kernel_reader, read_kernel_symbols, sym)) {
-		read_kernel_symbols(sym);
-		fclose(sym->kallsyms);
-		sym->kallsyms = NULL;
+	if (!sym->kernel_tried) {
+		sym->kernel_tried = true;
+		sym->kallsyms = kallsyms_open(sym->proc);
 	}
 	return sym->kallsyms || sym->kernel_ok;
 }
 
+bool sonde_sym_kernel_load(struct sonde_symbolizer *sym)
+{
+	sonde_sym_kernel_open(sym);
+	if (sym->kallsyms && !sym->kernel_reading) {
+		if (sym_thread_start(&sym->kernel_reader, read_kernel_symbols, sym)) {
+			read_kernel_symbols(sym);
+			fclose(sym->kallsyms);
+			sym->kallsyms = NULL;
+		} else {
+			sym->kernel_reading = true;
+		}
+	}
+	return sym->kallsyms || sym->kernel_ok;
+}
+
+/* kallsyms read, by the thread or (opened, never started) here; or, once
+ * unwanted, not at all. */
 static void kernel_reader_join(struct sonde_symbolizer *sym)
 {
-	if (sym->kallsyms) {
+	if (!sym->kallsyms)
+		return;
+	if (sym->kernel_reading)
 		pthread_join(sym->kernel_reader, NULL);
-		fclose(sym->kallsyms);
-		sym->kallsyms = NULL;
-	}
+	else if (!atomic_load(&sym->kernel_unwanted))
+		read_kernel_symbols(sym);
+	sym->kernel_reading = false;
+	fclose(sym->kallsyms);
+	sym->kallsyms = NULL;
 }
 
 /* The kernel's symbols, once read; false when there are none. */

@@ -53,3 +53,23 @@ def test_relocations_match_the_whole_kernel_btf(tool):
         # Its relocations start from task_struct and css_set, which every
         # kernel with BTF has: no reason to fall back.
         assert m and 0 < int(m.group(1)) < 5000
+
+
+# libbpf's debug line for a map it took over rather than created.
+TAKEN_OVER = re.compile(r"libbpf: map '([^']+)': skipping creation \(preset fd=\d+\)")
+
+
+@pytest.mark.parametrize("tool", ["profile", "offcpu"])
+def test_big_maps_are_made_while_the_btf_is_written(tool):
+    """lib/maps_early.c makes the preallocated maps before the load, while
+    the CO-RE BTF is being written on a thread, and libbpf takes them over:
+    the tool still loads, attaches and stops cleanly (load_log)."""
+    log = load_log(tool, None)
+    made = re.search(r"(\d+) maps made ahead of the load", log)
+    assert made and int(made.group(1)) >= 4, log[-3000:]
+    taken = set(TAKEN_OVER.findall(log))
+    assert len(taken) == int(made.group(1)), log[-3000:]
+    # The stack map, the totals and the ring buffer: most of the load's
+    # map creation. libbpf's own maps (.rodata) stay libbpf's.
+    assert {"sonde_stacks", "sonde_totals", "events"} <= taken, taken
+    assert not any(name.endswith(".rodata") for name in taken), taken

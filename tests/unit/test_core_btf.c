@@ -165,6 +165,8 @@ static void whole_btf_on_request(void)
 	unsetenv("SONDE_CORE_BTF");
 	path = sonde_core_btf_path(elf, size);
 	CHECK(path);
+	/* Written by a thread: complete once waited for. */
+	CHECK(!sonde_core_btf_wait());
 	btf = path ? btf__parse(path, NULL) : NULL;
 	CHECK(btf && struct_named(btf, "task_struct"));
 	btf__free(btf);

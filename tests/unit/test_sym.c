@@ -459,6 +459,38 @@ static void kernel_symbols_ahead(void)
 	fixture_tree_remove(hidden);
 }
 
+/* Opened only (a tool's before_load): the file is kept, and read by the
+ * first lookup when no thread was started; or read ahead afterwards; or,
+ * freed unread, never read. */
+static void kernel_symbols_opened_then_read(void)
+{
+	char *dir = proc_with_kallsyms("ffffffff81000000 T _stext\n"
+				       "ffffffff81000300 T schedule\n");
+	struct sonde_symbolizer *lazy = sonde_symbolizer_new(), *ahead = sonde_symbolizer_new();
+	struct sonde_symbolizer *unread = sonde_symbolizer_new();
+	struct sonde_frame f;
+
+	CHECK(dir && lazy && ahead && unread);
+	if (!dir || !lazy || !ahead || !unread)
+		return;
+	sonde_symbolizer_set_proc(lazy, dir);
+	sonde_symbolizer_set_proc(ahead, dir);
+	sonde_symbolizer_set_proc(unread, dir);
+	CHECK(sonde_sym_kernel_open(lazy));
+	CHECK(sonde_sym_kernel_open(ahead));
+	CHECK(sonde_sym_kernel_open(unread));
+	/* Gone by the time of the lookups: the opened file is what counts. */
+	fixture_tree_remove(dir);
+	CHECK(sonde_sym_kernel_load(ahead));
+	CHECK_U64(sonde_sym_kernel(lazy, 0xffffffff81000310ull, &f, 1), 1);
+	CHECK_STR(format(&f, SONDE_FRAME_OFFSET), "schedule+0x10");
+	CHECK_U64(sonde_sym_kernel(ahead, 0xffffffff81000308ull, &f, 1), 1);
+	CHECK_STR(format(&f, SONDE_FRAME_OFFSET), "schedule+0x8");
+	sonde_symbolizer_free(unread);
+	sonde_symbolizer_free(lazy);
+	sonde_symbolizer_free(ahead);
+}
+
 /* The executable mapping of our C library, from /proc/self/maps. */
 static bool libc_text(uint64_t *start, uint64_t *end)
 {
@@ -557,6 +589,7 @@ int main(void)
 	RUN(kernel_symbols);
 	RUN(kernel_symbols_hidden);
 	RUN(kernel_symbols_ahead);
+	RUN(kernel_symbols_opened_then_read);
 	RUN(libc_debug_info_ahead);
 	RUN(format_truncates);
 	RUN(code_kinds);

@@ -13,10 +13,14 @@ struct btf;
  * type-based one) or has no relocations. */
 struct btf *sonde_core_btf_new(const void *elf, size_t size, const struct btf *kernel);
 
-/* That BTF for the running kernel, written to a memfd kept open: a path
- * for bpf_object_open_opts.btf_custom_path, or NULL to let libbpf use all
- * of the kernel's BTF (also when SONDE_CORE_BTF=kernel is set). */
+/* That BTF for the running kernel, written to a memfd kept open, by a
+ * thread: a path for bpf_object_open_opts.btf_custom_path, or NULL to let
+ * libbpf use all of the kernel's BTF (also when SONDE_CORE_BTF=kernel is
+ * set). The file is complete once sonde_core_btf_wait() has returned. */
 const char *sonde_core_btf_path(const void *elf, size_t size);
+/* Before the object opened last loads: waits for its BTF. 0, or -1 when
+ * it could not be written (libbpf's load then fails on the file). */
+int sonde_core_btf_wait(void);
 
 /* Opens a skeleton (name: its prefix, "profile_bpf") with that BTF. */
 #define SONDE_OPEN_SKELETON(name)                                                       \

@@ -12,7 +12,7 @@
  * for or does not exist (a kernel thread has no user stack); any other
  * negative value is the -errno bpf_get_stackid returned. */
 #define SONDE_STACK_NONE (-0x10000)
-/* Set in the id of a stack kept in sonde_stacks_overflow: its bucket in
+/* Set in the id of a stack kept in sonde_overflow: its bucket in
  * sonde_stacks held another stack (see bpf/sonde_stacks.bpf.h). */
 #define SONDE_STACK_OVERFLOW_BIT 0x40000000
 

@@ -37,7 +37,7 @@ struct sonde_stack_entry {
 
 /* Sizes the stack map of an opened, not yet loaded object: distinct
  * stacks it can hold; more room means fewer hash collisions (a stack
- * whose bucket is taken goes to sonde_stacks_overflow, and is lost only
+ * whose bucket is taken goes to sonde_overflow, and is lost only
  * if its bucket there is taken too) at STACK_DEPTH * 8 bytes per entry. Unless unwind is
  * SONDE_UNWIND_FP, also makes room for copied stacks in its events ring
  * buffer (SONDE_STACK_COPY_RING). Returns 0 or -errno. */
@@ -127,10 +127,13 @@ void sonde_stack_printer_end(struct sonde_stack_printer *p);
  * the end, and its code classified for --unwind; a copied user stack is
  * unwound and added to the totals. Returns 0. */
 int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_t size);
-/* Starts reading the kernel's symbols on a thread, while the BPF
- * programs load (a stack tool's before_load hook, before capabilities
- * are dropped); says so when they are hidden. */
+/* Opens the kernel's symbols (a stack tool's before_load hook, before
+ * capabilities are dropped); says so when they are hidden. */
 void sonde_stacks_load_kernel_symbols(struct sonde_stack_printer *p);
+/* Starts reading them on a thread, once the programs are attached (the
+ * on_ready hook): read during the load and attach, their ~70 ms of CPU
+ * took the second CPU of a 2-CPU machine from the start-up's own work. */
+void sonde_stacks_read_ahead(struct sonde_stack_printer *p);
 /* A stack tool's user-space side, once its programs are attached (its
  * attach_extra hook, before capabilities are dropped):
  * - the -p targets' mappings and files read (sonde_stacks_prepare), so a

@@ -49,9 +49,14 @@ void sonde_symbolizer_set_proc(struct sonde_symbolizer *sym, const char *proc_ro
 /* Starts reading the kernel's symbols (on a thread of its own; the first
  * lookup waits for it); without this call, the first lookup reads them.
  * /proc/kallsyms shows addresses only to a reader with CAP_SYSLOG when it
- * is opened, so a tool calls this before dropping capabilities. Returns
- * false when they are hidden or unreadable (frames are then unknown). */
+ * is opened, so a tool calls this, or sonde_sym_kernel_open() first, before
+ * dropping capabilities. Returns false when they are hidden or unreadable
+ * (frames are then unknown). */
 bool sonde_sym_kernel_load(struct sonde_symbolizer *sym);
+/* Only opens kallsyms: the reading starts with sonde_sym_kernel_load() or
+ * the first lookup. Kept apart so that a tool's start-up does not share
+ * the CPUs with ~70 ms of reading. */
+bool sonde_sym_kernel_open(struct sonde_symbolizer *sym);
 
 /* Starts opening, on a thread of its own, the DWARF of the C library
  * that process pid maps (pid 0: the one this tool runs on, unless the tool
