@@ -79,9 +79,9 @@ static __always_inline bool state_wanted(bool preempt, __u32 state)
 	return !state_classes || (state_class(preempt, state) & state_classes);
 }
 
-static __always_inline bool threads_wanted(struct task_struct *task)
+static __always_inline bool threads_wanted(__u32 flags)
 {
-	bool kthread = BPF_CORE_READ(task, flags) & SONDE_PF_KTHREAD;
+	bool kthread = flags & SONDE_PF_KTHREAD;
 
 	if (threads == OFFCPU_USER_THREADS)
 		return !kthread;
@@ -94,14 +94,14 @@ static __always_inline bool threads_wanted(struct task_struct *task)
  * when it was copied to user space, to be unwound there and joined with
  * the block's end (send_ended). With the ring buffer full, the frame
  * pointers walk it: the block's time is kept. */
-static __always_inline __s32 user_stack(void *ctx, struct task_struct *prev, __u32 tid, __u32 pid,
+static __always_inline __s32 user_stack(void *ctx, __u32 flags, __u32 tid, __u32 pid,
 					__u64 *caller)
 {
 	struct sonde_user_start at;
 	struct sonde_stack_key key = {};
 	struct pt_regs *regs;
 
-	if (BPF_CORE_READ(prev, flags) & SONDE_PF_KTHREAD)
+	if (flags & SONDE_PF_KTHREAD)
 		return SONDE_STACK_NONE;
 	regs = sonde_user_regs();
 	if (!sonde_user_stack_copied(pid, regs, caller))
@@ -173,17 +173,21 @@ static __always_inline void switch_in(__u32 tid, __u64 now)
 		block_ended(tid, out, now);
 }
 
-/* prev is current: its stacks are the ones bpf_get_stackid sees. */
-static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool preempt,
-				       __u32 state, __u64 now)
+/* The task leaving the CPU is current: its stacks are the ones
+ * bpf_get_stackid sees, and its fields are read through the BTF-typed
+ * pointer bpf_get_current_task_btf() gives, with plain loads rather than
+ * a probe read each (whatever the attach type: raw_tp and classic
+ * tracepoints pass untyped task pointers). */
+static __always_inline void switch_out(void *ctx, bool preempt, __u64 now)
 {
+	struct task_struct *prev = bpf_get_current_task_btf();
 	struct switched_out out = {.ts_ns = now}, *stale;
-	__u32 tid = BPF_CORE_READ(prev, pid);
+	__u32 tid = prev->pid, state, flags;
 	__u64 runtime;
 
-	if (!tid || !sonde_task_selected(prev))
+	if (!tid || !sonde_current_selected())
 		return;
-	runtime = BPF_CORE_READ(prev, se.sum_exec_runtime);
+	runtime = prev->se.sum_exec_runtime;
 	/* Still blocked, as far as we know, yet running: the switch that
 	 * put it back on a CPU was not seen. It has been running since then
 	 * (a switch away would be this one), so it came back as long ago as
@@ -193,28 +197,29 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool
 		sonde_stat_inc(OFFCPU_STAT_RESUME_UNSEEN);
 		block_ended(tid, stale, now - (runtime - stale->runtime_ns));
 	}
+	state = prev->__state;
+	flags = prev->flags;
 	/* A task's last switch (it exited) never ends: nothing to time, and
 	 * a copy of its stack would wait in user space for good. */
-	if ((state & TASK_DEAD) || !state_wanted(preempt, state) || !threads_wanted(prev))
+	if ((state & TASK_DEAD) || !state_wanted(preempt, state) || !threads_wanted(flags))
 		return;
 	out.runtime_ns = runtime;
-	out.pid = BPF_CORE_READ(prev, tgid);
-	out.user_stack_id = user_stacks ? user_stack(ctx, prev, tid, out.pid, &out.user_caller)
+	out.pid = prev->tgid;
+	out.user_stack_id = user_stacks ? user_stack(ctx, flags, tid, out.pid, &out.user_caller)
 					: SONDE_STACK_NONE;
 	out.kernel_stack_id = kernel_stacks ? sonde_stack_id(ctx, false) : SONDE_STACK_NONE;
-	bpf_probe_read_kernel_str(out.comm, sizeof(out.comm), prev->comm);
+	bpf_get_current_comm(out.comm, sizeof(out.comm));
 	/* On failure a copy already sent waits in user space until the
 	 * task's next one replaces it. */
 	if (bpf_map_update_elem(&blocked, &tid, &out, BPF_ANY))
 		sonde_stat_inc(SONDE_STAT_MAP_FULL);
 }
 
-static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct *prev,
-				     __u32 next_tid)
+static __always_inline int on_switch(void *ctx, bool preempt, __u32 next_tid)
 {
 	__u64 now = bpf_ktime_get_ns();
 
-	switch_out(ctx, prev, preempt, BPF_CORE_READ(prev, __state), now);
+	switch_out(ctx, preempt, now);
 	switch_in(next_tid, now);
 	return 0;
 }
@@ -239,13 +244,13 @@ static __always_inline int on_waking(void *ctx, __u32 tid)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(ctx, preempt, prev, next->pid);
+	return on_switch(ctx, preempt, next->pid);
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(ctx, preempt, prev, BPF_CORE_READ(next, pid));
+	return on_switch(ctx, preempt, BPF_CORE_READ(next, pid));
 }
 
 /* The classic tracepoint's record (format file layout); it has no task
@@ -264,7 +269,7 @@ struct sched_switch_record {
 SEC("tracepoint/sched/sched_switch")
 int switch_tp(struct sched_switch_record *ctx)
 {
-	return on_switch(ctx, false, (struct task_struct *)bpf_get_current_task(), ctx->next_pid);
+	return on_switch(ctx, false, ctx->next_pid);
 }
 
 SEC("tp_btf/sched_waking")

@@ -41,7 +41,7 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	key.other_kernel_stack_id = SONDE_STACK_NONE;
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 	if (user_stacks &&
-	    !(BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), flags) & SONDE_PF_KTHREAD)) {
+	    !(bpf_get_current_task_btf()->flags & SONDE_PF_KTHREAD)) {
 		struct pt_regs *regs = sonde_user_regs();
 
 		if (sonde_user_stack_copied(key.pid, regs, &key.user_caller))

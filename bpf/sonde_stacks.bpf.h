@@ -43,12 +43,9 @@ static __always_inline __s32 sonde_stack_id(void *ctx, bool user)
 {
 	long id;
 
-	if (user) {
-		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-
-		if (BPF_CORE_READ(task, flags) & SONDE_PF_KTHREAD)
-			return SONDE_STACK_NONE;
-	}
+	/* A plain load through the BTF-typed pointer, not a probe read. */
+	if (user && bpf_get_current_task_btf()->flags & SONDE_PF_KTHREAD)
+		return SONDE_STACK_NONE;
 	id = bpf_get_stackid(ctx, &sonde_stacks, user ? BPF_F_USER_STACK : 0);
 	if (id == -SONDE_EEXIST) {
 		id = bpf_get_stackid(ctx, &sonde_overflow, user ? BPF_F_USER_STACK : 0);
@@ -78,9 +75,7 @@ struct {
  * self_exec_id, and threads from before an exec do not survive it. */
 static __always_inline __u32 sonde_current_exec_gen(void)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-
-	return (__u32)BPF_CORE_READ(task, self_exec_id) & 0x7fffffff;
+	return (__u32)bpf_get_current_task_btf()->self_exec_id & 0x7fffffff;
 }
 
 /* Tells user space about a process the first time it is seen, and again
