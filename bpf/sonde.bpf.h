@@ -80,22 +80,9 @@ static __always_inline bool sonde_task_in_cgroup(struct task_struct *task)
 	return false;
 }
 
-/* Is this task one the user asked for (-p, -c, -C)? */
-static __always_inline bool sonde_task_selected(struct task_struct *task)
-{
-	if (sonde_filter_pids) {
-		__u32 tgid = BPF_CORE_READ(task, tgid);
-
-		if (!bpf_map_lookup_elem(&sonde_pids, &tgid))
-			return false;
-	}
-	if (sonde_filter_cgroup && !sonde_task_in_cgroup(task))
-		return false;
-	return true;
-}
-
-/* The same for current. Only meaningful in process context: in softirq,
- * current is whichever task was interrupted. */
+/* Is current a task the user asked for (-p, -c, -C)? Only meaningful in
+ * process context: in softirq, current is whichever task was interrupted.
+ * (At sched_switch, current is the task leaving the CPU.) */
 static __always_inline bool sonde_current_selected(void)
 {
 	if (sonde_filter_pids) {

@@ -225,10 +225,11 @@ static int on_tick(void *ctx)
 }
 
 static const struct sonde_probe probes[] = {
-	/* raw_tp before tp_btf: the program reads the tasks' fields the
-	 * same way under both (CO-RE probe reads), and a tp_btf program
-	 * makes libbpf parse all of the kernel's BTF to find its attach
-	 * point, a fifth of the start-up. */
+	/* raw_tp before tp_btf: the program reads the task leaving the CPU
+	 * the same way under both (it is current, read through
+	 * bpf_get_current_task_btf()), and a tp_btf program makes libbpf
+	 * parse all of the kernel's BTF to find its attach point, a fifth
+	 * of the start-up. */
 	{
 		.name = "context switches",
 		.alts = {
