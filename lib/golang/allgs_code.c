@@ -4,13 +4,14 @@
  * instruction pointer. Decoding the function (capstone) and finding the
  * one address referenced at +0, +8 and +16 gives the slice. allglen,
  * allgptr and allglock are referenced there too, but single words. */
-#include <capstone/capstone.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <sonde/golang.h>
 #include <sonde/uprobe.h>
+
+#include "x86_decoder.h"
 
 /* allgadd is a few hundred bytes; more means something else. */
 #define MAX_CODE 16384
@@ -29,16 +30,12 @@ static int data_refs(const uint8_t *code, size_t size, uint64_t address, uint64_
 		     size_t max)
 {
 	size_t n = 0;
-	cs_insn *insn;
-	csh cs;
+	struct sonde_x86_decoder *d = sonde_x86_open();
+	const cs_insn *insn;
 
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
-		return -ENOMEM;
-	if (cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK || !(insn = cs_malloc(cs))) {
-		cs_close(&cs);
-		return -ENOMEM;
-	}
-	while (size && cs_disasm_iter(cs, &code, &size, &address, insn)) {
+	if (!d)
+		return -errno;
+	while (size && (insn = sonde_x86_next(d, &code, &size, &address))) {
 		const cs_x86 *x86 = &insn->detail->x86;
 
 		for (uint8_t i = 0; i < x86->op_count && n < max; i++) {
@@ -49,8 +46,7 @@ static int data_refs(const uint8_t *code, size_t size, uint64_t address, uint64_
 				refs[n++] = address + (uint64_t)op->mem.disp;
 		}
 	}
-	cs_free(insn, 1);
-	cs_close(&cs);
+	sonde_x86_close(d);
 	return (int)n;
 }
 

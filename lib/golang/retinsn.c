@@ -1,4 +1,3 @@
-#include <capstone/capstone.h>
 #include <elf.h>
 #include <errno.h>
 #include <sys/mman.h>
@@ -6,6 +5,8 @@
 #include <sonde/retinsn.h>
 
 #include "elf_image.h"
+
+#include "x86_decoder.h"
 
 const char *sonde_func_exit_kind_name(enum sonde_func_exit_kind kind)
 {
@@ -52,17 +53,17 @@ static const uint8_t *code_bytes(const struct elf_image *e, uint64_t entry, uint
 /* How insn leaves [entry, end), if it does: returns whether it is an exit
  * and fills *exit. Calls come back and are not exits; neither are traps
  * (int3 padding, ud2) which end in a signal, not a return. */
-static bool classify(csh cs, const cs_insn *insn, uint64_t entry, uint64_t end,
-		     struct sonde_func_exit *exit)
+static bool classify(struct sonde_x86_decoder *d, const cs_insn *insn, uint64_t entry,
+		     uint64_t end, struct sonde_func_exit *exit)
 {
 	const cs_x86 *x86 = &insn->detail->x86;
 
 	*exit = (struct sonde_func_exit){.vaddr = insn->address};
-	if (cs_insn_group(cs, insn, CS_GRP_RET)) {
+	if (sonde_x86_in_group(d, insn, CS_GRP_RET)) {
 		exit->kind = SONDE_EXIT_RET;
 		return true;
 	}
-	if (!cs_insn_group(cs, insn, CS_GRP_JUMP))
+	if (!sonde_x86_in_group(d, insn, CS_GRP_JUMP))
 		return false;
 	if (x86->op_count == 1 && x86->operands[0].type == X86_OP_IMM) {
 		uint64_t target = (uint64_t)x86->operands[0].imm;
@@ -84,31 +85,26 @@ static int decode(const uint8_t *code, uint64_t entry, uint64_t end,
 	size_t left = end - entry;
 	uint64_t address = entry;
 	size_t found = 0;
-	cs_insn *insn;
-	csh cs;
+	struct sonde_x86_decoder *d = sonde_x86_open();
 	int err = 0;
 
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
-		return -ENOMEM;
-	if (cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK || !(insn = cs_malloc(cs))) {
-		cs_close(&cs);
-		return -ENOMEM;
-	}
+	if (!d)
+		return -errno;
 	while (left) {
 		struct sonde_func_exit exit;
+		const cs_insn *insn = sonde_x86_next(d, &p, &left, &address);
 
-		if (!cs_disasm_iter(cs, &p, &left, &address, insn)) {
+		if (!insn) {
 			err = -EILSEQ;
 			break;
 		}
-		if (!classify(cs, insn, entry, end, &exit))
+		if (!classify(d, insn, entry, end, &exit))
 			continue;
 		if (found < max)
 			out[found] = exit;
 		found++;
 	}
-	cs_free(insn, 1);
-	cs_close(&cs);
+	sonde_x86_close(d);
 	/* found is bounded by the range size, itself at most 1 MiB. */
 	return err ? err : (int)found;
 }
