@@ -37,6 +37,7 @@
 #include <bpf/libbpf.h>
 
 #include "sonde/core_btf.h"
+#include "sonde/core_btf_cache.h"
 #include "sonde/features.h"
 #include "sonde/log.h"
 
@@ -363,6 +364,24 @@ static bool has_core_relocations(const void *elf, size_t size)
 	return h.hdr_len >= sizeof(h) && h.core_relo_len;
 }
 
+/* What the subset of an object depends on, besides the kernel: its types
+ * and its relocations. */
+static uint64_t object_key(const void *elf, size_t size)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const char *names[] = {".BTF", ".BTF.ext"};
+
+	for (size_t i = 0; i < 2; i++) {
+		const unsigned char *data = NULL;
+		size_t len = 0;
+
+		elf_section(elf, size, names[i], &data, &len);
+		h = sonde_core_btf_hash(h, &len, sizeof(len));
+		h = sonde_core_btf_hash(h, data, len);
+	}
+	return h;
+}
+
 /* The BTF being written for the object opened last: libbpf reads the file
  * only when the object loads, so the tool opens it at once and goes on
  * (sizing maps, probing the kernel, choosing, making maps: lib/session.c)
@@ -375,6 +394,8 @@ static struct {
 	const void *elf;
 	size_t size;
 	bool ok;
+	bool keep;	/* in cache_path, for the next start */
+	char cache_path[4096];
 } pending = {.fd = -1};
 
 static bool write_all(int fd, const void *data, size_t size)
@@ -406,9 +427,14 @@ static void *write_core_btf(void *arg)
 	else if (kernel)
 		raw = btf__raw_data(kernel, &raw_size);
 	pending.ok = raw && write_all(pending.fd, raw, raw_size);
-	if (btf && pending.ok)
+	if (btf && pending.ok) {
 		sonde_info(2, "CO-RE: resolving against %u of the kernel's types",
 			   btf__type_cnt(btf) - 1);
+		/* Only a subset: the whole BTF is 5 MiB, and its fallback
+		 * rare. */
+		if (pending.keep)
+			sonde_core_btf_cache_store(pending.cache_path, raw, raw_size);
+	}
 	btf__free(btf);
 	return NULL;
 }
@@ -426,6 +452,7 @@ const char *sonde_core_btf_path(const void *elf, size_t size)
 {
 	static char path[64];
 	const char *mode = getenv("SONDE_CORE_BTF");
+	unsigned n_types;
 
 	if (mode && !strcmp(mode, "kernel"))
 		return NULL;
@@ -433,6 +460,13 @@ const char *sonde_core_btf_path(const void *elf, size_t size)
 	if (access("/sys/kernel/btf/vmlinux", R_OK) || !has_core_relocations(elf, size))
 		return NULL;
 	sonde_core_btf_wait();
+	pending.keep = sonde_core_btf_cache_path(object_key(elf, size), pending.cache_path,
+						 sizeof(pending.cache_path));
+	if (pending.keep && sonde_core_btf_cache_usable(pending.cache_path, &n_types)) {
+		sonde_info(2, "CO-RE: resolving against %u of the kernel's types (kept in %s)",
+			   n_types, pending.cache_path);
+		return pending.cache_path;
+	}
 	/* Open for the process's life (an earlier object's too): libbpf
 	 * reads it at load time. */
 	pending.fd = memfd_create("sonde-core-btf", MFD_CLOEXEC);

@@ -17,12 +17,14 @@ from harness import tool_path
 OUTCOME = re.compile(r"prog '([^']+)': relo #(\d+): ((?:patched|substituting|poison).*)")
 
 
-def load_log(tool, core_btf):
+def load_log(tool, core_btf, cache_dir=None):
     """libbpf's log of the tool up to its attach, then stopped."""
     env = dict(os.environ)
     env.pop("SONDE_CORE_BTF", None)
     if core_btf:
         env["SONDE_CORE_BTF"] = core_btf
+    if cache_dir is not None:
+        env["SONDE_CACHE_DIR"] = str(cache_dir)
     p = subprocess.Popen([str(tool_path(tool)), "-vvv"], stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, env=env, text=True, errors="replace")
     said = []
@@ -73,3 +75,37 @@ def test_big_maps_are_made_while_the_btf_is_written(tool):
     # map creation. libbpf's own maps (.rodata) stay libbpf's.
     assert {"sonde_stacks", "sonde_totals", "events"} <= taken, taken
     assert not any(name.endswith(".rodata") for name in taken), taken
+
+
+KEPT = re.compile(r"CO-RE: kept the kernel types in (\S+) for the next start")
+
+
+def test_subset_is_kept_for_the_next_start(tmp_path):
+    """lib/core_btf_cache.c: the first start writes the subset to the cache
+    directory; the next reads it back instead of parsing the kernel's BTF,
+    and relocates exactly as against the whole BTF; a damaged file is
+    written again; an empty SONDE_CACHE_DIR keeps nothing."""
+    cache = tmp_path / "cache"
+    first = load_log("profile", None, cache)
+    kept = KEPT.search(first)
+    assert kept, first[-3000:]
+    path = kept.group(1)
+    assert os.path.dirname(path) == str(cache)
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert os.stat(cache).st_mode & 0o777 == 0o700
+
+    second = load_log("profile", None, cache)
+    assert f"of the kernel's types (kept in {path})" in second, second[-3000:]
+    assert not KEPT.search(second)
+    assert OUTCOME.findall(second) == OUTCOME.findall(load_log("profile", "kernel"))
+
+    with open(path, "wb") as f:
+        f.write(b"\x9f\xeb\x01\x00" + b"not the rest of a BTF" * 4)
+    third = load_log("profile", None, cache)
+    assert f"{path} is not a BTF of ours: writing it again" in third, third[-3000:]
+    assert KEPT.search(third) and KEPT.search(third).group(1) == path
+    assert f"(kept in {path})" in load_log("profile", None, cache)
+
+    # Off: the subset is still made, on the thread, and kept nowhere.
+    log = load_log("profile", None, "")
+    assert "CO-RE: resolving against" in log and "kept" not in log, log[-3000:]
