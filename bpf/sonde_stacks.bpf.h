@@ -31,9 +31,14 @@ struct {
 	__uint(value_size, SONDE_STACK_DEPTH * sizeof(__u64));
 } sonde_overflow SEC(".maps");
 
+/* Allocated as stacks first appear rather than all at the start: a
+ * preallocated 40,960 entries took 2 ms of every start-up (and their
+ * memory), while an entry is made once per distinct stack and then only
+ * added to in place. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 40960);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct sonde_stack_key);
 	__type(value, struct sonde_stack_value);
 } sonde_totals SEC(".maps");
