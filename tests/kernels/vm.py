@@ -209,8 +209,28 @@ def _shared_libraries(program):
     return libs, interpreter
 
 
+def _dlopened(lib):
+    """{soname: file} of the libraries lib loads with dlopen(): libsonde's
+    build lists them beside it (lib/meson.build), ldconfig finds them."""
+    listed = lib.parent / "dlopen-libraries.txt"
+    if not listed.exists():
+        return {}
+    cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    found = {}
+    for soname in listed.read_text().split():
+        m = re.search(rf"^\s*{re.escape(soname)} \(libc6,x86-64\) => (\S+)$", cache, re.M)
+        if not m:
+            raise RuntimeError(f"{lib} loads {soname}, which ldconfig does not know")
+        found[soname] = Path(m.group(1))
+    return found
+
+
 def _copy_libraries(program, root):
     libs, interpreter = _shared_libraries(program)
+    for name, lib in list(libs.items()):
+        for soname, loaded in _dlopened(lib).items():
+            libs[soname] = loaded
+            libs.update(_shared_libraries(loaded)[0])
     for name, lib in libs.items():
         shutil.copy(lib, root / "lib" / name)
     if interpreter:
