@@ -15,6 +15,10 @@
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile bool sonde_filter_pids = false;
+/* With a single -p PID, that PID: compared with rather than looked up in
+ * sonde_pids (still filled, for the tools that look up other tasks). Per
+ * event in the hottest programs (each sched_switch), a hash lookup saved. */
+const volatile __u32 sonde_filter_one_pid = 0;
 /* cgroup filter: the target's kernfs id, and on which hierarchy. On cgroup
  * v2 that is the default hierarchy; on v1 the hierarchy is reached through
  * the css of a subsystem bound to it (its index in /proc/cgroups order). */
@@ -85,7 +89,10 @@ static __always_inline bool sonde_task_in_cgroup(struct task_struct *task)
  * (At sched_switch, current is the task leaving the CPU.) */
 static __always_inline bool sonde_current_selected(void)
 {
-	if (sonde_filter_pids) {
+	if (sonde_filter_one_pid) {
+		if (bpf_get_current_pid_tgid() >> 32 != sonde_filter_one_pid)
+			return false;
+	} else if (sonde_filter_pids) {
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
 		if (!bpf_map_lookup_elem(&sonde_pids, &tgid))

@@ -83,21 +83,50 @@ static __always_inline __u32 sonde_current_exec_gen(void)
 	return (__u32)bpf_get_current_task_btf()->self_exec_id & 0x7fffffff;
 }
 
+/* The process this CPU noted last, and in which generation: most samples
+ * and switches come from the process before, and comparing with it saves
+ * a lookup in sonde_seen_pids. */
+struct sonde_noted {
+	__u32 pid;
+	__u32 exec_gen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sonde_noted);
+} sonde_last_pid SEC(".maps");
+
 /* Tells user space about a process the first time it is seen, and again
  * once it has exec'd another program (its mappings are new). */
 static __always_inline void sonde_stack_note_pid(__u32 pid, __u32 exec_gen)
 {
 	struct sonde_stack_new_process *e;
-	__u32 *seen;
+	struct sonde_noted *last;
+	__u32 zero = 0, *seen;
 
 	if (!pid)
 		return;
-	seen = bpf_map_lookup_elem(&sonde_seen_pids, &pid);
-	if (seen && (exec_gen == SONDE_EXEC_GEN_UNKNOWN || *seen == exec_gen))
+	last = bpf_map_lookup_elem(&sonde_last_pid, &zero);
+	if (last && last->pid == pid &&
+	    (exec_gen == SONDE_EXEC_GEN_UNKNOWN || last->exec_gen == exec_gen))
 		return;
+	seen = bpf_map_lookup_elem(&sonde_seen_pids, &pid);
+	if (seen && (exec_gen == SONDE_EXEC_GEN_UNKNOWN || *seen == exec_gen)) {
+		if (last) {
+			last->pid = pid;
+			last->exec_gen = *seen;
+		}
+		return;
+	}
 	/* Unknown at first sight: a later sample in the process sets it
 	 * (and reports an "exec", which only re-reads its mappings). */
 	bpf_map_update_elem(&sonde_seen_pids, &pid, &exec_gen, BPF_ANY);
+	if (last) {
+		last->pid = pid;
+		last->exec_gen = exec_gen;
+	}
 	e = sonde_event_reserve(sizeof(*e));
 	if (!e)
 		return;

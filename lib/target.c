@@ -312,6 +312,9 @@ int sonde_target_configure(struct bpf_object *obj, const struct sonde_args *args
 
 	if (args->n_pids && set_bool(obj, "sonde_filter_pids", true))
 		goto no_filter;
+	if (args->n_pids == 1 && sonde_rodata_set(obj, "sonde_filter_one_pid", &args->pids[0],
+						  sizeof(args->pids[0])))
+		goto no_filter;
 	if (!args->cgroup && !args->container)
 		return 0;
 	rc = args->cgroup ? sonde_cgroup_resolve(args->cgroup, &ref)

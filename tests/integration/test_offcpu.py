@@ -1,6 +1,7 @@
 """sonde-offcpu against a workload that sleeps a known time in a known
 function (tests/workloads/stacks.c: main -> workload_outer ->
 workload_middle -> workload_sleep, N nanosleeps of MS ms)."""
+import json
 import re
 import subprocess
 
@@ -96,6 +97,27 @@ def test_blocked_time_of_a_known_function(sleeper, method):
     assert all(f.endswith("_[k]") for f in stack[first_k:])
     assert not any(f.startswith("bpf_") for f in stack), stack
     s.close()
+
+
+@pytest.mark.parametrize("listed", [1, 2])
+def test_pid_filter_keeps_only_the_listed_processes(sleeper, listed):
+    """-p with one PID compares with it in the kernel (a constant); with
+    several, looks them up (a map): either way only those processes'
+    blocks are counted, all of their sleeps."""
+    sleepers = [sleeper(4, 50) for _ in range(3)]
+    wanted = {s.pid for s in sleepers[:listed]}
+    tool = Tool("offcpu", "-o", "json", "-p", ",".join(str(p) for p in sorted(wanted)))
+    for s in sleepers:
+        s.run()
+    assert tool.stop() == 0, tool.stderr
+    rows = [json.loads(line) for line in tool.lines()]
+    assert {r["pid"] for r in rows} == wanted, tool.stdout + tool.stderr
+    for pid in wanted:
+        slept = sum(r["total_ns"] for r in rows if r["pid"] == pid and any(
+            f["function"] == "workload_sleep" for f in r["frames"]))
+        assert 190_000_000 <= slept <= 400_000_000, (pid, tool.stdout + tool.stderr)
+    for s in sleepers:
+        s.close()
 
 
 def test_min_and_max_block_filters(sleeper):
