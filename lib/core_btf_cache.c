@@ -12,9 +12,9 @@
  * Only files and a directory that this user owns and nobody else can
  * write are used, and a file is used only if it parses as BTF; a file is
  * written whole under a temporary name and renamed into place, so a
- * reader never sees half of one. Files of earlier boots are removed when
- * a new one is written (/run is usually a tmpfs, but not in every
- * container). */
+ * reader never sees half of one. When one is written, files of earlier
+ * boots are removed (/run is usually a tmpfs, but not in every container)
+ * and only the newest MAX_KEPT of this boot are kept. */
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
@@ -36,6 +36,7 @@
 #define DEFAULT_DIR "/run/sonde"
 #define PREFIX "core-btf-"
 #define MAX_FILE_SIZE (64u << 20)
+#define MAX_KEPT 64
 
 uint64_t sonde_core_btf_hash(uint64_t h, const void *data, size_t len)
 {
@@ -211,20 +212,60 @@ bool sonde_core_btf_cache_usable(const char *path, unsigned *n_types)
 	return false;
 }
 
-/* Removes the files of other boots: the boot id is the name's first part
- * after the prefix. */
-static void remove_other_boots(const char *dir, const char *path)
+struct kept {
+	char name[256];
+	struct timespec mtime;
+};
+
+static int oldest_first(const void *a, const void *b)
+{
+	const struct kept *x = a, *y = b;
+
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	return (x->mtime.tv_nsec > y->mtime.tv_nsec) - (x->mtime.tv_nsec < y->mtime.tv_nsec);
+}
+
+/* Removes the files of other boots (the boot id is the name's first part
+ * after the prefix), and of this boot all but the MAX_KEPT newest: each
+ * build of sonde writes its own, and a developer rebuilding all day
+ * should not fill /run, which is memory. */
+static void prune(const char *dir, const char *path)
 {
 	const char *boot = strrchr(path, '/') + 1 + strlen(PREFIX);
+	struct kept *kept = NULL;
+	size_t n = 0, cap = 0;
 	DIR *d = opendir(dir);
 	struct dirent *e;
+	struct stat st;
 
 	if (!d)
 		return;
-	while ((e = readdir(d)))
-		if (!strncmp(e->d_name, PREFIX, strlen(PREFIX)) &&
-		    strncmp(e->d_name + strlen(PREFIX), boot, 32))
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, PREFIX, strlen(PREFIX)) || strlen(e->d_name) >= sizeof(kept->name))
+			continue;
+		if (strncmp(e->d_name + strlen(PREFIX), boot, 32)) {
 			unlinkat(dirfd(d), e->d_name, 0);
+			continue;
+		}
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		if (n == cap) {
+			struct kept *more = realloc(kept, (cap = cap ? 2 * cap : 64) * sizeof(*kept));
+
+			if (!more)
+				break;
+			kept = more;
+		}
+		strcpy(kept[n].name, e->d_name);
+		kept[n++].mtime = st.st_mtim;
+	}
+	if (n > MAX_KEPT) {
+		qsort(kept, n, sizeof(*kept), oldest_first);
+		for (size_t i = 0; i < n - MAX_KEPT; i++)
+			unlinkat(dirfd(d), kept[i].name, 0);
+	}
+	free(kept);
 	closedir(d);
 }
 
@@ -257,5 +298,5 @@ void sonde_core_btf_cache_store(const char *path, const void *raw, size_t size)
 		return;
 	}
 	sonde_info(2, "CO-RE: kept the kernel types in %s for the next start", path);
-	remove_other_boots(dir, path);
+	prune(dir, path);
 }

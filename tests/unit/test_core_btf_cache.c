@@ -1,8 +1,9 @@
 /* lib/core_btf_cache.c in a scratch directory (SONDE_CACHE_DIR): a file
  * is named by the boot and the object, written whole, read back only when
  * it is this user's, nobody else can write it or its directory, and it
- * parses as BTF; a bad one is removed, files of other boots go when a new
- * one is written, and an empty SONDE_CACHE_DIR turns it all off. */
+ * parses as BTF; a bad one is removed, files of other boots and all but
+ * the newest 64 of this one go when a new one is written, and an empty
+ * SONDE_CACHE_DIR turns it all off. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,45 @@ static void other_boots_removed(void)
 	free(raw);
 }
 
+/* Of this boot's files, the newest 64 stay: the one just written, and
+ * not the oldest of those before. */
+static void only_the_newest_kept(void)
+{
+	char path[4096], name[4096];
+	const char *boot;
+	__u32 size = 0;
+	void *raw = small_btf(&size);
+	char sub[256];
+	int left = 0;
+
+	/* A directory of its own: no files of the tests before. */
+	snprintf(sub, sizeof(sub), "%s/newest", dir);
+	CHECK(!mkdir(sub, 0700));
+	setenv("SONDE_CACHE_DIR", sub, 1);
+	CHECK(sonde_core_btf_cache_path(6, path, sizeof(path)));
+	boot = strrchr(path, '/') + 1 + strlen("core-btf-");
+	for (int i = 0; i < 70; i++) {
+		/* Older the lower i: i seconds after the epoch. */
+		struct timespec when[2] = {{.tv_sec = i}, {.tv_sec = i}};
+
+		snprintf(name, sizeof(name), "%s/core-btf-%.32s-%016d.btf", sub, boot, 1000 + i);
+		write_file(name, "kept before", 0600);
+		CHECK(!utimensat(AT_FDCWD, name, when, 0));
+	}
+	sonde_core_btf_cache_store(path, raw, size);
+	CHECK(!access(path, F_OK));
+	for (int i = 0; i < 70; i++) {
+		snprintf(name, sizeof(name), "%s/core-btf-%.32s-%016d.btf", sub, boot, 1000 + i);
+		if (!access(name, F_OK))
+			left++;
+		else
+			CHECK_MSG(i < 7, "file %d of 70 removed, not one of the oldest", i);
+	}
+	CHECK_U64(left, 63);
+	setenv("SONDE_CACHE_DIR", dir, 1);
+	free(raw);
+}
+
 static void turned_off(void)
 {
 	char path[4096];
@@ -157,6 +197,7 @@ int main(void)
 	RUN(kept_and_read_back);
 	RUN(bad_files_are_not_used);
 	RUN(other_boots_removed);
+	RUN(only_the_newest_kept);
 	RUN(turned_off);
 	RUN(hash_mixes_every_byte);
 	/* Everything in it is the cache's by now. */

@@ -21,7 +21,8 @@ bool sonde_core_btf_cache_path(uint64_t object_key, char *path, size_t len);
 bool sonde_core_btf_cache_usable(const char *path, unsigned *n_types);
 
 /* Keeps the BTF raw at path, written whole or not at all; nothing when
- * it cannot (a read-only /run). Removes files of other boots. */
+ * it cannot (a read-only /run). Removes files of other boots, and all
+ * but the newest 64 of this one. */
 void sonde_core_btf_cache_store(const char *path, const void *raw, size_t size);
 
 #endif
