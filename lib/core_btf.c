@@ -465,6 +465,7 @@ const char *sonde_core_btf_path(const void *elf, size_t size)
 	if (pending.keep && sonde_core_btf_cache_usable(pending.cache_path, &n_types)) {
 		sonde_info(2, "CO-RE: resolving against %u of the kernel's types (kept in %s)",
 			   n_types, pending.cache_path);
+		pending.ok = true;	/* ready: nothing to wait for */
 		return pending.cache_path;
 	}
 	/* Open for the process's life (an earlier object's too): libbpf
