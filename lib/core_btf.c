@@ -398,19 +398,6 @@ static struct {
 	char cache_path[4096];
 } pending = {.fd = -1};
 
-static bool write_all(int fd, const void *data, size_t size)
-{
-	while (size) {
-		ssize_t n = write(fd, data, size);
-
-		if (n <= 0)
-			return false;
-		data = (const char *)data + n;
-		size -= (size_t)n;
-	}
-	return true;
-}
-
 /* The subset; where there is none (a relocation no kernel type matches, a
  * type-based one), all of the kernel's BTF: what libbpf would have
  * resolved against, but for modules' BTF. */
@@ -426,7 +413,7 @@ static void *write_core_btf(void *arg)
 		raw = btf__raw_data(btf, &raw_size);
 	else if (kernel)
 		raw = btf__raw_data(kernel, &raw_size);
-	pending.ok = raw && write_all(pending.fd, raw, raw_size);
+	pending.ok = raw && sonde_core_btf_write(pending.fd, raw, raw_size);
 	if (btf && pending.ok) {
 		sonde_info(2, "CO-RE: resolving against %u of the kernel's types",
 			   btf__type_cnt(btf) - 1);

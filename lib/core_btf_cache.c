@@ -269,12 +269,26 @@ static void prune(const char *dir, const char *path)
 	closedir(d);
 }
 
+bool sonde_core_btf_write(int fd, const void *raw, size_t size)
+{
+	const char *p = raw;
+
+	while (size) {
+		ssize_t n = write(fd, p, size);
+
+		if (n <= 0)
+			return false;
+		p += n;
+		size -= (size_t)n;
+	}
+	return true;
+}
+
 void sonde_core_btf_cache_store(const char *path, const void *raw, size_t size)
 {
 	const char *dir = cache_dir();
 	char tmp[4096];
-	const char *p = raw;
-	size_t left = size;
+	bool written;
 	int fd, n;
 
 	if (!dir || !dir_ours(dir))
@@ -285,15 +299,8 @@ void sonde_core_btf_cache_store(const char *path, const void *raw, size_t size)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	while (left) {
-		ssize_t w = write(fd, p, left);
-
-		if (w <= 0)
-			break;
-		p += w;
-		left -= (size_t)w;
-	}
-	if (close(fd) || left || rename(tmp, path)) {
+	written = sonde_core_btf_write(fd, raw, size);
+	if (close(fd) || !written || rename(tmp, path)) {
 		unlink(tmp);
 		return;
 	}

@@ -20,6 +20,9 @@ bool sonde_core_btf_cache_path(uint64_t object_key, char *path, size_t len);
  * count in *n_types). One that does not parse is removed. */
 bool sonde_core_btf_cache_usable(const char *path, unsigned *n_types);
 
+/* Writes all of raw to fd; false on an error or a short write. */
+bool sonde_core_btf_write(int fd, const void *raw, size_t size);
+
 /* Keeps the BTF raw at path, written whole or not at all; nothing when
  * it cannot (a read-only /run). Removes files of other boots, and all
  * but the newest 64 of this one. */
