@@ -648,7 +648,7 @@ void sonde_stacks_load_kernel_symbols(struct sonde_stack_printer *p)
 
 void sonde_stacks_read_ahead(struct sonde_stack_printer *p)
 {
-	sonde_sym_kernel_load(p->sym);
+	sonde_sym_kernel_read_ahead(p->sym);
 }
 
 void sonde_stacks_attach_user(struct sonde_stack_printer *p, const pid_t *pids, size_t n_pids)

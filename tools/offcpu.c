@@ -208,13 +208,11 @@ static int attach_user(struct sonde_session *s, void *ctx)
 	return 0;
 }
 
-/* Attached: the kernel's symbols are read meanwhile, on a thread. */
+/* Attached: the kernel's symbols (if opened) are read meanwhile, on a
+ * thread. */
 static int on_ready(void *ctx)
 {
-	struct offcpu *o = ctx;
-
-	if (!o->user_only)
-		sonde_stacks_read_ahead(&o->printer);
+	sonde_stacks_read_ahead(&((struct offcpu *)ctx)->printer);
 	return 0;
 }
 

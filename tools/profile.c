@@ -155,13 +155,11 @@ static int attach_sampler(struct sonde_session *s, void *ctx)
 	return sonde_perf_sample_attach(s, p->skel->progs.profile_sample, p->hz, p->cpu);
 }
 
-/* Attached: the kernel's symbols are read meanwhile, on a thread. */
+/* Attached: the kernel's symbols (if opened) are read meanwhile, on a
+ * thread. */
 static int on_ready(void *ctx)
 {
-	struct profile *p = ctx;
-
-	if (!p->user_only)
-		sonde_stacks_read_ahead(&p->printer);
+	sonde_stacks_read_ahead(&((struct profile *)ctx)->printer);
 	return 0;
 }
 

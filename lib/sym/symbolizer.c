@@ -148,6 +148,12 @@ bool sonde_sym_kernel_load(struct sonde_symbolizer *sym)
 	return sym->kallsyms || sym->kernel_ok;
 }
 
+void sonde_sym_kernel_read_ahead(struct sonde_symbolizer *sym)
+{
+	if (sym->kallsyms)
+		sonde_sym_kernel_load(sym);
+}
+
 /* kallsyms read, by the thread or (opened, never started) here; or, once
  * unwanted, not at all. */
 static void kernel_reader_join(struct sonde_symbolizer *sym)

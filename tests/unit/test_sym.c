@@ -369,6 +369,17 @@ static char *proc_with_kallsyms(const char *kallsyms)
 	return dir;
 }
 
+/* A symbolizer that reads /proc from proc (a fixture tree); NULL when
+ * either is missing. */
+static struct sonde_symbolizer *symbolizer_reading(const char *proc)
+{
+	struct sonde_symbolizer *sym = proc ? sonde_symbolizer_new() : NULL;
+
+	if (sym)
+		sonde_symbolizer_set_proc(sym, proc);
+	return sym;
+}
+
 static void kernel_symbols(void)
 {
 	char *dir = proc_with_kallsyms(
@@ -378,7 +389,7 @@ static void kernel_symbols(void)
 		"ffffffff81000300 T schedule\n"
 		"ffffffffc0001000 t nft_do_chain\t[nf_tables]\n"
 		"ffffffffc0001080 t nft_lookup\t[nf_tables]\n");
-	struct sonde_symbolizer *k = sonde_symbolizer_new();
+	struct sonde_symbolizer *k = symbolizer_reading(dir);
 	struct sonde_frame f;
 
 	CHECK(k);
@@ -386,7 +397,6 @@ static void kernel_symbols(void)
 		fixture_tree_remove(dir);
 		return;
 	}
-	sonde_symbolizer_set_proc(k, dir);
 	CHECK_U64(sonde_sym_kernel(k, 0xffffffff81000123ull, &f, 1), 1);
 	CHECK_STR(format(&f, SONDE_FRAME_OFFSET), "do_one_initcall+0x23");
 	CHECK_STR(f.module, "[kernel]");
@@ -407,7 +417,7 @@ static void kernel_symbols(void)
 static void kernel_symbols_hidden(void)
 {
 	char *dir = proc_with_kallsyms("0000000000000000 T _stext\n0000000000000000 T schedule\n");
-	struct sonde_symbolizer *k = sonde_symbolizer_new();
+	struct sonde_symbolizer *k = symbolizer_reading(dir);
 	struct sonde_frame f;
 
 	CHECK(k);
@@ -415,7 +425,6 @@ static void kernel_symbols_hidden(void)
 		fixture_tree_remove(dir);
 		return;
 	}
-	sonde_symbolizer_set_proc(k, dir);
 	CHECK_U64(sonde_sym_kernel(k, 0xffffffff81000123ull, &f, 1), 1);
 	CHECK_STR(format(&f, 0), "[unknown] ([kernel]+0xffffffff81000123)");
 	sonde_symbolizer_free(k);
@@ -433,16 +442,13 @@ static void kernel_symbols_ahead(void)
 				       "ffffffff81000300 T schedule\n");
 	char *hidden = proc_with_kallsyms("0000000000000000 A fixed_percpu_data\n"
 					  "0000000000000000 T _stext\n");
-	struct sonde_symbolizer *k = sonde_symbolizer_new(), *h = sonde_symbolizer_new();
-	struct sonde_symbolizer *unused = sonde_symbolizer_new();
+	struct sonde_symbolizer *k = symbolizer_reading(dir), *h = symbolizer_reading(hidden);
+	struct sonde_symbolizer *unused = symbolizer_reading(dir);
 	struct sonde_frame f;
 
-	CHECK(dir && hidden && k && h && unused);
-	if (!dir || !hidden || !k || !h || !unused)
+	CHECK(k && h && unused);
+	if (!k || !h || !unused)
 		return;
-	sonde_symbolizer_set_proc(k, dir);
-	sonde_symbolizer_set_proc(h, hidden);
-	sonde_symbolizer_set_proc(unused, dir);
 	CHECK(sonde_sym_kernel_load(k));
 	CHECK(sonde_sym_kernel_load(k));
 	CHECK(!sonde_sym_kernel_load(h));
@@ -466,22 +472,19 @@ static void kernel_symbols_opened_then_read(void)
 {
 	char *dir = proc_with_kallsyms("ffffffff81000000 T _stext\n"
 				       "ffffffff81000300 T schedule\n");
-	struct sonde_symbolizer *lazy = sonde_symbolizer_new(), *ahead = sonde_symbolizer_new();
-	struct sonde_symbolizer *unread = sonde_symbolizer_new();
+	struct sonde_symbolizer *lazy = symbolizer_reading(dir), *ahead = symbolizer_reading(dir);
+	struct sonde_symbolizer *unread = symbolizer_reading(dir);
 	struct sonde_frame f;
 
-	CHECK(dir && lazy && ahead && unread);
-	if (!dir || !lazy || !ahead || !unread)
+	CHECK(lazy && ahead && unread);
+	if (!lazy || !ahead || !unread)
 		return;
-	sonde_symbolizer_set_proc(lazy, dir);
-	sonde_symbolizer_set_proc(ahead, dir);
-	sonde_symbolizer_set_proc(unread, dir);
 	CHECK(sonde_sym_kernel_open(lazy));
 	CHECK(sonde_sym_kernel_open(ahead));
 	CHECK(sonde_sym_kernel_open(unread));
 	/* Gone by the time of the lookups: the opened file is what counts. */
 	fixture_tree_remove(dir);
-	CHECK(sonde_sym_kernel_load(ahead));
+	sonde_sym_kernel_read_ahead(ahead);
 	CHECK_U64(sonde_sym_kernel(lazy, 0xffffffff81000310ull, &f, 1), 1);
 	CHECK_STR(format(&f, SONDE_FRAME_OFFSET), "schedule+0x10");
 	CHECK_U64(sonde_sym_kernel(ahead, 0xffffffff81000308ull, &f, 1), 1);
@@ -489,6 +492,25 @@ static void kernel_symbols_opened_then_read(void)
 	sonde_symbolizer_free(unread);
 	sonde_symbolizer_free(lazy);
 	sonde_symbolizer_free(ahead);
+}
+
+/* Read ahead without having been opened: it does not open kallsyms (a
+ * tool has dropped CAP_SYSLOG by then); the first lookup does. */
+static void kernel_symbols_read_ahead_opens_nothing(void)
+{
+	char *dir = proc_with_kallsyms("ffffffff81000000 T _stext\n"
+				       "ffffffff81000300 T schedule\n");
+	struct sonde_symbolizer *k = symbolizer_reading(dir);
+	struct sonde_frame f;
+
+	CHECK(k);
+	if (!k)
+		return;
+	sonde_sym_kernel_read_ahead(k);
+	fixture_tree_remove(dir);
+	sonde_sym_kernel(k, 0xffffffff81000310ull, &f, 1);
+	CHECK_STR(format(&f, 0), "[unknown] ([kernel]+0xffffffff81000310)");
+	sonde_symbolizer_free(k);
 }
 
 /* The executable mapping of our C library, from /proc/self/maps. */
@@ -590,6 +612,7 @@ int main(void)
 	RUN(kernel_symbols_hidden);
 	RUN(kernel_symbols_ahead);
 	RUN(kernel_symbols_opened_then_read);
+	RUN(kernel_symbols_read_ahead_opens_nothing);
 	RUN(libc_debug_info_ahead);
 	RUN(format_truncates);
 	RUN(code_kinds);

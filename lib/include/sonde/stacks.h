@@ -132,7 +132,8 @@ int sonde_stacks_on_event(struct sonde_stack_printer *p, const void *data, size_
 void sonde_stacks_load_kernel_symbols(struct sonde_stack_printer *p);
 /* Starts reading them on a thread, once the programs are attached (the
  * on_ready hook): read during the load and attach, their ~70 ms of CPU
- * took the second CPU of a 2-CPU machine from the start-up's own work. */
+ * took the second CPU of a 2-CPU machine from the start-up's own work.
+ * Nothing when they were not opened (-U: no kernel stacks). */
 void sonde_stacks_read_ahead(struct sonde_stack_printer *p);
 /* A stack tool's user-space side, once its programs are attached (its
  * attach_extra hook, before capabilities are dropped):

@@ -57,6 +57,10 @@ bool sonde_sym_kernel_load(struct sonde_symbolizer *sym);
  * the first lookup. Kept apart so that a tool's start-up does not share
  * the CPUs with ~70 ms of reading. */
 bool sonde_sym_kernel_open(struct sonde_symbolizer *sym);
+/* Starts reading on a thread what sonde_sym_kernel_open() opened; nothing
+ * when it was not (opened now, without CAP_SYSLOG, kallsyms would show
+ * every address as 0). */
+void sonde_sym_kernel_read_ahead(struct sonde_symbolizer *sym);
 
 /* Starts opening, on a thread of its own, the DWARF of the C library
  * that process pid maps (pid 0: the one this tool runs on, unless the tool
