@@ -29,7 +29,7 @@ const volatile bool track_wakers = false;
 #define USER_STACK_COPIED (-0x10001)
 
 struct switched_out {
-	__u64 ts_ns;
+	__u64 ts_ns;		/* when it left the CPU; 0: back on it */
 	__u64 runtime_ns;	/* the task's CPU time so far (se.sum_exec_runtime) */
 	__u64 user_caller;
 	__u32 pid;
@@ -45,8 +45,13 @@ struct waker {
 	char comm[16];
 };
 
-/* LRU: a task that exits while switched out never comes back for its
- * entry. */
+/* Per thread, its block in progress: written when it leaves the CPU,
+ * ended (ts_ns 0) when it gets the CPU back. An entry stays while its
+ * thread lives and is written in place, so a switch costs two lookups
+ * rather than an insert and a delete, each of which takes a bucket lock
+ * and moves an element between free lists; the thread's last switch
+ * removes it. LRU: should a removal be missed, the entries of threads
+ * long gone are the ones given up first. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 32768);
@@ -131,7 +136,7 @@ static __always_inline void send_ended(const struct sonde_stack_key *key, __u64 
 }
 
 /* The block out (of task tid) ended at end: add it to the totals of its
- * stacks, and forget it. */
+ * stacks, and mark it ended. */
 static __always_inline void block_ended(__u32 tid, struct switched_out *out, __u64 end)
 {
 	struct sonde_stack_key key = {};
@@ -146,7 +151,7 @@ static __always_inline void block_ended(__u32 tid, struct switched_out *out, __u
 	key.other_kernel_stack_id = SONDE_STACK_NONE;
 	key.user_caller = out->user_caller;
 	__builtin_memcpy(key.comm, out->comm, sizeof(key.comm));
-	bpf_map_delete_elem(&blocked, &tid);
+	out->ts_ns = 0;
 	if (track_wakers) {
 		w = bpf_map_lookup_elem(&wakers, &tid);
 		if (w) {
@@ -169,7 +174,7 @@ static __always_inline void switch_in(__u32 tid, __u64 now)
 {
 	struct switched_out *out = bpf_map_lookup_elem(&blocked, &tid);
 
-	if (out)
+	if (out && out->ts_ns)
 		block_ended(tid, out, now);
 }
 
@@ -181,27 +186,32 @@ static __always_inline void switch_in(__u32 tid, __u64 now)
 static __always_inline void switch_out(void *ctx, bool preempt, __u64 now)
 {
 	struct task_struct *prev = bpf_get_current_task_btf();
-	struct switched_out out = {.ts_ns = now}, *stale;
+	struct switched_out out = {.ts_ns = now}, *entry;
 	__u32 tid = prev->pid, state, flags;
 	__u64 runtime;
 
 	if (!tid || !sonde_current_selected())
 		return;
 	runtime = prev->se.sum_exec_runtime;
+	entry = bpf_map_lookup_elem(&blocked, &tid);
 	/* Still blocked, as far as we know, yet running: the switch that
 	 * put it back on a CPU was not seen. It has been running since then
 	 * (a switch away would be this one), so it came back as long ago as
 	 * the CPU time it used since it left. */
-	stale = bpf_map_lookup_elem(&blocked, &tid);
-	if (stale) {
+	if (entry && entry->ts_ns) {
 		sonde_stat_inc(OFFCPU_STAT_RESUME_UNSEEN);
-		block_ended(tid, stale, now - (runtime - stale->runtime_ns));
+		block_ended(tid, entry, now - (runtime - entry->runtime_ns));
 	}
 	state = prev->__state;
 	flags = prev->flags;
 	/* A task's last switch (it exited) never ends: nothing to time, and
 	 * a copy of its stack would wait in user space for good. */
-	if ((state & TASK_DEAD) || !state_wanted(preempt, state) || !threads_wanted(flags))
+	if (state & TASK_DEAD) {
+		if (entry)
+			bpf_map_delete_elem(&blocked, &tid);
+		return;
+	}
+	if (!state_wanted(preempt, state) || !threads_wanted(flags))
 		return;
 	out.runtime_ns = runtime;
 	out.pid = prev->tgid;
@@ -211,7 +221,9 @@ static __always_inline void switch_out(void *ctx, bool preempt, __u64 now)
 	bpf_get_current_comm(out.comm, sizeof(out.comm));
 	/* On failure a copy already sent waits in user space until the
 	 * task's next one replaces it. */
-	if (bpf_map_update_elem(&blocked, &tid, &out, BPF_ANY))
+	if (entry)
+		*entry = out;
+	else if (bpf_map_update_elem(&blocked, &tid, &out, BPF_ANY))
 		sonde_stat_inc(SONDE_STAT_MAP_FULL);
 }
 
@@ -227,10 +239,11 @@ static __always_inline int on_switch(void *ctx, bool preempt, __u32 next_tid)
 /* current wakes the task tid: remember who, only for tasks we track. */
 static __always_inline int on_waking(void *ctx, __u32 tid)
 {
+	struct switched_out *out = bpf_map_lookup_elem(&blocked, &tid);
 	__u64 id = bpf_get_current_pid_tgid();
 	struct waker w = {};
 
-	if (!bpf_map_lookup_elem(&blocked, &tid))
+	if (!out || !out->ts_ns)
 		return 0;
 	w.pid = id >> 32;
 	w.user_stack_id = user_stacks && (__u32)id ? sonde_stack_id(ctx, true) : SONDE_STACK_NONE;

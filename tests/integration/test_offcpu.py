@@ -4,6 +4,7 @@ workload_middle -> workload_sleep, N nanosleeps of MS ms)."""
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -320,3 +321,64 @@ def test_many_stacks_in_a_small_stack_map():
              for stack, _ in rows if ";workload_paths;" in stack}
     lost = sum(1 for stack, _ in rows if "[lost stack]" in stack)
     assert len(paths) >= 126 and lost <= 2, tool.stdout + tool.stderr
+
+
+def map_entries(pid, name):
+    """The number of entries of the BPF map called name that process pid
+    holds (found through its file descriptors' fdinfo)."""
+    for fdinfo in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            text = fdinfo.read_text()
+        except OSError:
+            continue
+        m = re.search(r"^map_id:\s*(\d+)$", text, re.M)
+        if not m:
+            continue
+        info = json.loads(subprocess.check_output(["bpftool", "-j", "map", "show", "id", m.group(1)]))
+        if info.get("name") == name:
+            dump = subprocess.check_output(["bpftool", "-j", "map", "dump", "id", m.group(1)])
+            return len(json.loads(dump))
+    raise AssertionError(f"process {pid} holds no map {name}")
+
+
+THREADS_THAT_EXIT = """
+import sys, threading, time
+def blocked_then_gone():
+    time.sleep(0.005)
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(4):
+    threads = [threading.Thread(target=blocked_then_gone) for _ in range(50)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+print("done", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_threads_that_exit_leave_no_entry_behind():
+    """A thread's block in progress is kept in an entry written in place
+    at every switch, and removed by the thread's last switch: 200 threads
+    that each sleep and exit leave the map with the few that still live,
+    and all of their sleeps counted."""
+    p = subprocess.Popen(["python3", "-c", THREADS_THAT_EXIT], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        tool = Tool("offcpu", "-p", p.pid, "-o", "json", "-K")
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        assert p.stdout.readline() == "done\n"
+        live = len(list(Path(f"/proc/{p.pid}/task").iterdir()))
+        entries = map_entries(tool.proc.pid, "blocked")
+        assert tool.stop() == 0, tool.stderr
+    finally:
+        p.kill()
+        p.wait()
+    assert entries <= live, (entries, live)
+    rows = [json.loads(line) for line in tool.lines()]
+    # Each thread's sleep is one block of ~5 ms, timed from the switch
+    # (after the call), in nanosleep's kernel frames (-K: only those).
+    slept = {r["tid"] for r in rows if r["total_ns"] >= 4_000_000 and any(
+        "nanosleep" in (f["function"] or "") for f in r["frames"])}
+    assert len(slept) >= 198, (len(slept), tool.stderr)
