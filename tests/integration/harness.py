@@ -120,9 +120,10 @@ def wait_for(predicate, timeout=30.0, what="condition"):
         time.sleep(0.05)
 
 
-def programs_held(pid):
-    """Ids of the BPF programs a process holds (program and link fds), from
-    /proc: quick enough to ask while a short-lived tool still runs."""
+def _ids_held(pid, field):
+    """The ids after `field` (prog_id:, map_id:) in the fdinfo of a
+    process's file descriptors, from /proc: quick enough to ask while a
+    short-lived tool still runs."""
     ids = set()
     try:
         fdinfos = list(Path(f"/proc/{pid}/fdinfo").iterdir())
@@ -133,8 +134,18 @@ def programs_held(pid):
             text = fdinfo.read_text()
         except OSError:
             continue
-        ids.update(int(l.split()[1]) for l in text.splitlines() if l.startswith("prog_id:"))
+        ids.update(int(l.split()[1]) for l in text.splitlines() if l.startswith(field))
     return ids
+
+
+def programs_held(pid):
+    """Ids of the BPF programs a process holds (program and link fds)."""
+    return _ids_held(pid, "prog_id:")
+
+
+def maps_held(pid):
+    """Ids of the BPF maps a process holds."""
+    return _ids_held(pid, "map_id:")
 
 
 def bpf_programs():

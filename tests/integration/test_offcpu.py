@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import Tool, run, wait_for, workload_path
+from harness import Tool, maps_held, run, wait_for, workload_path
 
 CHAIN = "main;workload_outer;workload_middle;workload_sleep"
 
@@ -325,18 +325,11 @@ def test_many_stacks_in_a_small_stack_map():
 
 def map_entries(pid, name):
     """The number of entries of the BPF map called name that process pid
-    holds (found through its file descriptors' fdinfo)."""
-    for fdinfo in Path(f"/proc/{pid}/fdinfo").iterdir():
-        try:
-            text = fdinfo.read_text()
-        except OSError:
-            continue
-        m = re.search(r"^map_id:\s*(\d+)$", text, re.M)
-        if not m:
-            continue
-        info = json.loads(subprocess.check_output(["bpftool", "-j", "map", "show", "id", m.group(1)]))
+    holds."""
+    for map_id in maps_held(pid):
+        info = json.loads(subprocess.check_output(["bpftool", "-j", "map", "show", "id", str(map_id)]))
         if info.get("name") == name:
-            dump = subprocess.check_output(["bpftool", "-j", "map", "dump", "id", m.group(1)])
+            dump = subprocess.check_output(["bpftool", "-j", "map", "dump", "id", str(map_id)])
             return len(json.loads(dump))
     raise AssertionError(f"process {pid} holds no map {name}")
 
