@@ -23,6 +23,15 @@ static bool has_effective(cap_t caps, cap_value_t cap)
 	return v == CAP_SET;
 }
 
+bool sonde_caps_have(int cap)
+{
+	cap_t caps = cap_get_proc();
+	bool have = caps && has_effective(caps, (cap_value_t)cap);
+
+	cap_free(caps);
+	return have;
+}
+
 int sonde_caps_check(void)
 {
 	cap_t caps = cap_get_proc();
@@ -86,6 +95,9 @@ int sonde_caps_drop(unsigned keep)
 		 * since 5.9, before it only CAP_SYS_ADMIN. */
 		kept[n++] = cap_max_bits() > CAP_CHECKPOINT_RESTORE ? CAP_CHECKPOINT_RESTORE
 								   : CAP_SYS_ADMIN;
+		/* The symbolizer's threads run idle until the report needs
+		 * them, and then get the normal policy back (lib/sym/thread.c). */
+		kept[n++] = CAP_SYS_NICE;
 	}
 	if (keep & SONDE_KEEP_BPF) {
 		kept[n++] = CAP_PERFMON;

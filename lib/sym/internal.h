@@ -188,8 +188,22 @@ size_t sym_dwarf_frames(Dwarf *dwarf, uint64_t vaddr, struct sonde_frame *frames
 
 /* ---- background threads (thread.c) ---- */
 
-/* pthread_create() with every signal blocked in the new thread. */
-int sym_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
+/* A background thread: idle priority until joined (thread.c says why). */
+struct sym_thread {
+	pthread_t id;
+	bool idle;		/* started under SCHED_IDLE */
+	int policy;		/* the one to return to */
+	atomic_bool hurry;	/* joined: run at the normal policy */
+	void *(*fn)(void *);
+	void *arg;
+};
+
+/* Starts fn(arg) on t, with every signal blocked, under SCHED_IDLE;
+ * 0 or an error number. */
+int sym_thread_start(struct sym_thread *t, void *(*fn)(void *), void *arg);
+
+/* Gives t the normal policy back, then waits for it to end. */
+void sym_thread_join(struct sym_thread *t);
 
 /* ---- the C library's DWARF, opened ahead (prefetch.c) ---- */
 

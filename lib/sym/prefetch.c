@@ -23,7 +23,7 @@
 #include "internal.h"
 
 struct sym_prefetch {
-	pthread_t thread;
+	struct sym_thread thread;
 	bool joined;
 	atomic_bool stop;	/* freed before use: skip what is left */
 	/* The library's identity, as sym_elf keeps it. */
@@ -75,7 +75,7 @@ static void *prefetch_run(void *arg)
 static void prefetch_join(struct sym_prefetch *pf)
 {
 	if (!pf->joined) {
-		pthread_join(pf->thread, NULL);
+		sym_thread_join(&pf->thread);
 		pf->joined = true;
 	}
 }

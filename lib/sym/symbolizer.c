@@ -39,7 +39,7 @@ struct sonde_symbolizer {
 	/* kallsyms, opened; being read into kernel by kernel_reader */
 	FILE *kallsyms;
 	bool kernel_reading;
-	pthread_t kernel_reader;
+	struct sym_thread kernel_reader;
 	atomic_bool kernel_unwanted;	/* freed before any lookup: stop reading */
 	struct sym_elf *elves;
 	/* The C library's DWARF being opened ahead, until a file takes it. */
@@ -161,7 +161,7 @@ static void kernel_reader_join(struct sonde_symbolizer *sym)
 	if (!sym->kallsyms)
 		return;
 	if (sym->kernel_reading)
-		pthread_join(sym->kernel_reader, NULL);
+		sym_thread_join(&sym->kernel_reader);
 	else if (!atomic_load(&sym->kernel_unwanted))
 		read_kernel_symbols(sym);
 	sym->kernel_reading = false;

@@ -13,11 +13,13 @@ import pytest
 from harness import Tool, tool_path, workload_path, wait_for
 from test_contract import TARGETS, TOOLS
 
-CAP = {"dac_read_search": 2, "sys_ptrace": 19, "sys_admin": 21, "sys_resource": 24,
+CAP = {"dac_read_search": 2, "sys_ptrace": 19, "sys_admin": 21, "sys_nice": 23, "sys_resource": 24,
        "perfmon": 38, "bpf": 39, "checkpoint_restore": 40}
 # What each tool keeps after attaching (lib/caps.c: SONDE_KEEP_*); a
 # capability the process was not given is not kept either.
-PROC_READ = {"sys_ptrace", "dac_read_search", "checkpoint_restore"}
+# sys_nice: the symbolizer's idle threads get the normal policy back
+# when the report waits for them (lib/sym/thread.c).
+PROC_READ = {"sys_ptrace", "dac_read_search", "checkpoint_restore", "sys_nice"}
 KEEPS = {
     "profile": PROC_READ, "offcpu": PROC_READ, "tcpretrans": PROC_READ,
 }

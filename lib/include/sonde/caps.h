@@ -9,9 +9,13 @@
  * naming what is missing and returns SONDE_EXIT_PRIVILEGE. */
 int sonde_caps_check(void);
 
+/* Whether the capability (CAP_*) is in the effective set. */
+bool sonde_caps_have(int cap);
+
 enum sonde_keep_caps {
 	SONDE_KEEP_NONE = 0,
-	/* reading other processes' memory maps and files, for symbols */
+	/* reading other processes' memory maps and files, for symbols (and
+	 * giving the symbolizer's idle threads the normal policy back) */
 	SONDE_KEEP_PROC_READ = 1 << 0,
 	/* attaching more probes later (e.g. to processes that start) */
 	SONDE_KEEP_BPF = 1 << 1,
