@@ -198,8 +198,8 @@ struct sym_thread {
 	void *arg;
 };
 
-/* Starts fn(arg) on t, with every signal blocked, under SCHED_IDLE;
- * 0 or an error number. */
+/* Starts fn(arg) on t, with every signal blocked, under SCHED_IDLE if it
+ * could leave it again; 0 or an error number. */
 int sym_thread_start(struct sym_thread *t, void *(*fn)(void *), void *arg);
 
 /* Gives t the normal policy back, then waits for it to end. */

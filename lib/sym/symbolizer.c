@@ -169,11 +169,12 @@ static void kernel_reader_join(struct sonde_symbolizer *sym)
 	sym->kallsyms = NULL;
 }
 
-/* The kernel's symbols, once read; false when there are none. */
+/* The kernel's symbols, once read; false when there are none. Never
+ * opened ahead, they are read here, by the caller that waits for them:
+ * a thread started only to be joined at once would add nothing. */
 static bool kernel_symbols_ready(struct sonde_symbolizer *sym)
 {
-	if (!sym->kernel_tried)
-		sonde_sym_kernel_load(sym);
+	sonde_sym_kernel_open(sym);
 	kernel_reader_join(sym);
 	return sym->kernel_ok;
 }
