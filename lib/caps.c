@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -76,9 +78,19 @@ static int only_permitted(cap_value_t *caps, int n)
 	return kept;
 }
 
+/* Capabilities parts of the library asked to keep (bit = CAP_*). */
+static _Atomic uint64_t keep_later;
+
+void sonde_caps_keep_later(int cap)
+{
+	if (cap >= 0 && cap < 64)
+		atomic_fetch_or(&keep_later, UINT64_C(1) << cap);
+}
+
 int sonde_caps_drop(unsigned keep)
 {
-	cap_value_t kept[12];
+	uint64_t asked = atomic_load(&keep_later);
+	cap_value_t kept[12 + 64];
 	int n = 0, rc = 0;
 	cap_t caps;
 
@@ -105,6 +117,9 @@ int sonde_caps_drop(unsigned keep)
 		kept[n++] = CAP_DAC_READ_SEARCH;
 		kept[n++] = CAP_SYS_RESOURCE;
 	}
+	for (int cap = 0; cap < 64; cap++)
+		if (asked & (UINT64_C(1) << cap))
+			kept[n++] = cap;
 	n = only_permitted(kept, n);
 	caps = cap_init();
 	if (!caps)

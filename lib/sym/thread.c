@@ -19,9 +19,10 @@
  *
  * Leaving SCHED_IDLE takes CAP_SYS_NICE or an RLIMIT_NICE that allows the
  * thread's nice value, and the tools drop capabilities once attached: the
- * symbolizing ones keep CAP_SYS_NICE for this (SONDE_KEEP_PROC_READ).
- * Without either, threads keep the normal policy rather than risk being
- * stuck idle. */
+ * symbolizing ones keep CAP_SYS_NICE for this (SONDE_KEEP_PROC_READ), for
+ * threads started after the drop; a thread started idle before it asks
+ * the drop to keep CAP_SYS_NICE whatever the tool keeps. Without either,
+ * threads keep the normal policy rather than risk being stuck idle. */
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -39,7 +40,13 @@ static bool can_leave_idle(void)
 {
 	struct rlimit r;
 
-	return sonde_caps_have(CAP_SYS_NICE) || (!getrlimit(RLIMIT_NICE, &r) && r.rlim_cur >= 20);
+	if (!getrlimit(RLIMIT_NICE, &r) && r.rlim_cur >= 20)
+		return true;
+	if (!sonde_caps_have(CAP_SYS_NICE))
+		return false;
+	/* Before the capability drop, which must then not take it away. */
+	sonde_caps_keep_later(CAP_SYS_NICE);
+	return true;
 }
 
 static void set_policy(pthread_t thread, int policy)

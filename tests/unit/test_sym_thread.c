@@ -1,7 +1,8 @@
 /* lib/sym/thread.c: a background thread runs under SCHED_IDLE until the
  * tool waits for it, and then under the normal policy, even when the wait
- * comes before the thread has started. Without CAP_SYS_NICE, and with an
- * RLIMIT_NICE that would not let it back, it is not made idle at all. */
+ * comes before the thread has started, and when the tool dropped its
+ * capabilities in between. Without CAP_SYS_NICE, and with an RLIMIT_NICE
+ * that would not let it back, it is not made idle at all. */
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/capability.h>
@@ -69,6 +70,26 @@ static void joined_before_it_ran(void)
 	}
 }
 
+/* A thread started idle, then the tool drops every capability it does not
+ * ask to keep (none here): the thread's own need of CAP_SYS_NICE is kept.
+ * Run last: the process keeps no other capability. */
+static void idle_through_the_drop(void)
+{
+	struct seen s = {.first = -1, .last = -1};
+	struct sym_thread t;
+	struct timespec tick = {.tv_nsec = 1000000};
+
+	CHECK(sym_thread_start(&t, watch_policy, &s) == 0);
+	for (int i = 0; i < 10000 && atomic_load(&s.first) < 0; i++)
+		nanosleep(&tick, NULL);
+	CHECK_MSG(atomic_load(&s.first) == (can_return ? SCHED_IDLE : normal),
+		  "started under policy %d", atomic_load(&s.first));
+	if (sonde_caps_have(CAP_SYS_NICE))
+		CHECK(sonde_caps_drop(SONDE_KEEP_NONE) == 0);
+	sym_thread_join(&t);
+	CHECK_MSG(s.last == normal, "ended under policy %d after the drop", s.last);
+}
+
 int main(void)
 {
 	struct rlimit r;
@@ -81,5 +102,6 @@ int main(void)
 				  : "may not leave SCHED_IDLE: threads keep the policy");
 	RUN(idle_until_joined);
 	RUN(joined_before_it_ran);
+	RUN(idle_through_the_drop);
 	return CHECK_DONE();
 }

@@ -23,7 +23,14 @@ enum sonde_keep_caps {
 
 /* Drops every capability not needed from here on, from the effective,
  * permitted and inheritable sets; CAP_BPF stays for reading the tool's own
- * maps. Returns 0 or -errno. */
+ * maps, and so does any a part of the library asked to keep. Returns 0 or
+ * -errno. */
 int sonde_caps_drop(unsigned keep);
+
+/* Asks a later sonde_caps_drop() to keep the capability (CAP_*, below
+ * 64): for a part of the library that has already started relying on it
+ * (the symbolizer's idle threads, which need CAP_SYS_NICE to be given
+ * their policy back, whatever the tool asked to keep). Thread-safe. */
+void sonde_caps_keep_later(int cap);
 
 #endif
