@@ -10,6 +10,11 @@ enum sonde_stat {
 	SONDE_STAT_LOST_EVENTS,	/* ring buffer reservation failed */
 	SONDE_STAT_MAP_FULL,	/* a tracking map had no room for a new entry */
 	SONDE_STAT_STACK_LOST,	/* a stack did not fit the stack map (collision, full) */
+	/* A run the kernel skipped (the program was already running on that
+	 * CPU, interrupted) that a cover program did instead: see
+	 * SONDE_ON_SET_STATE. The session takes these off the misses it
+	 * reports, and leaves out the cover programs' own misses. */
+	SONDE_STAT_COVERED,
 	/* A tool's own counters take the slots from here on: it numbers
 	 * them from SONDE_STAT_TOOL in its <tool>.h and names them for the
 	 * end-of-run report in its session config (struct sonde_stat_name). */

@@ -325,31 +325,42 @@ uint64_t sonde_session_stat(const struct sonde_session *s, unsigned stat)
 }
 
 /* Runs the kernel skipped because a BPF program was already running on
- * that CPU (classic tracepoints share one such guard with map syscalls). */
+ * that CPU (classic tracepoints share one such guard with map syscalls),
+ * but for those a cover program did instead (SONDE_STAT_COVERED). A
+ * cover's own misses lose nothing: it is skipped only while it runs
+ * already, and then either the main program is free to run, or it is
+ * busy and skipped too, which counts there. Covers are the programs
+ * named *_cover_* (bpf/sonde_sock.bpf.h). */
 static uint64_t recursion_misses(struct sonde_session *s)
 {
+	uint64_t misses = 0, covered = sonde_session_stat(s, SONDE_STAT_COVERED);
 	struct bpf_program *prog;
-	uint64_t misses = 0;
 
 	bpf_object__for_each_program(prog, s->cfg->obj) {
 		struct bpf_prog_info info = {0};
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(prog);
 
+		if (strstr(bpf_program__name(prog), "_cover_"))
+			continue;
 		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
 			misses += info.recursion_misses;
 	}
-	return misses;
+	return misses > covered ? misses - covered : 0;
 }
 
 /* Returns true if anything was lost. */
 static bool report_losses(struct sonde_session *s)
 {
 	uint64_t skipped = recursion_misses(s);
+	uint64_t covered = sonde_session_stat(s, SONDE_STAT_COVERED);
 	uint64_t lost = sonde_session_stat(s, SONDE_STAT_LOST_EVENTS);
 	uint64_t full = sonde_session_stat(s, SONDE_STAT_MAP_FULL);
 	uint64_t stacks = sonde_session_stat(s, SONDE_STAT_STACK_LOST);
 
+	if (covered)
+		sonde_info(1, "%llu runs the kernel skipped (the program was already running on that CPU) were done by a second program",
+			   (unsigned long long)covered);
 	if (skipped)
 		sonde_err("missed %llu events: the kernel skipped the BPF program while another was running on that CPU",
 			  (unsigned long long)skipped);

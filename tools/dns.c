@@ -473,6 +473,7 @@ static const struct sonde_probe probes[] = {
 			SONDE_ALTS_SET_STATE,
 		},
 	},
+	SONDE_PROBE_SET_STATE_COVER,
 };
 
 /* Counted on the BPF side; the session reports them with its own. */

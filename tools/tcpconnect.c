@@ -192,6 +192,7 @@ static const struct sonde_probe probes[] = {
 			SONDE_ALTS_SET_STATE,
 		},
 	},
+	SONDE_PROBE_SET_STATE_COVER,
 	/* The next three only recover the source port of failed connects. */
 	{
 		.name = "TCP resets received",

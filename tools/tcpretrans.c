@@ -326,6 +326,7 @@ static const struct sonde_probe probes[] = {
 			SONDE_ALTS_SET_STATE,
 		},
 	},
+	SONDE_PROBE_SET_STATE_COVER,
 	/* Owners of accepted sockets; without syscall tracepoints
 	 * (CONFIG_FTRACE_SYSCALLS) they come from sends or /proc instead. */
 	{

@@ -17,4 +17,17 @@
 /* sock:inet_sock_set_state, from SONDE_ON_SET_STATE(). */
 #define SONDE_ALTS_SET_STATE SONDE_ALTS_TRACEPOINT("set_state", "sock/inet_sock_set_state")
 
+/* Its cover (see SONDE_ON_SET_STATE): a probe of its own, optional, next
+ * to the one with SONDE_ALTS_SET_STATE. Raw tracepoints only: programs on
+ * classic ones cannot run while another is running. */
+#define SONDE_PROBE_SET_STATE_COVER						\
+	{									\
+		.name = "TCP state changes, covering skipped runs",			\
+		.optional = true,						\
+		.alts = {							\
+			{SONDE_ATTACH_TP_BTF, "set_state_cover_btf", "sock/inet_sock_set_state"}, \
+			{SONDE_ATTACH_RAW_TP, "set_state_cover_raw", "sock/inet_sock_set_state"}, \
+		},								\
+	}
+
 #endif
