@@ -19,6 +19,7 @@
 
 #include "sonde/btf_names.h"
 #include "sonde/features.h"
+#include "sonde/heap_prefault.h"
 #include "sonde/log.h"
 
 #define TRACEFS_MAGIC 0x74726163
@@ -65,7 +66,8 @@ static struct btf *parse_mapped_vmlinux_btf(void)
 	if (fd < 0)
 		return NULL;
 	if (!fstat(fd, &st) && st.st_size > 0) {
-		data = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		/* Populated: one call rather than a fault per page. */
+		data = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 		if (data != MAP_FAILED) {
 			btf = btf__new(data, st.st_size);
 			munmap(data, st.st_size);
@@ -77,6 +79,7 @@ static struct btf *parse_mapped_vmlinux_btf(void)
 
 static void load_vmlinux_btf(void)
 {
+	sonde_heap_prefault_for_btf();
 	vmlinux_btf = parse_mapped_vmlinux_btf();
 	if (!vmlinux_btf)
 		vmlinux_btf = btf__load_vmlinux_btf();

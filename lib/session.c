@@ -16,6 +16,7 @@
 
 #include "sonde/caps.h"
 #include "sonde/core_btf.h"
+#include "sonde/heap_prefault.h"
 #include "sonde/detach.h"
 #include "sonde/features.h"
 #include "sonde/log.h"
@@ -177,6 +178,19 @@ static int choose(struct sonde_session *s)
 static const struct sonde_probe_alt *chosen_alt(const struct sonde_session *s, size_t p)
 {
 	return s->chosen[p] >= 0 ? &s->cfg->probes[p].alts[s->chosen[p]] : NULL;
+}
+
+/* Whether libbpf will parse the kernel's BTF to find attach points. */
+static bool needs_kernel_btf(const struct sonde_session *s)
+{
+	for (size_t p = 0; p < s->cfg->n_probes; p++) {
+		const struct sonde_probe_alt *alt = chosen_alt(s, p);
+
+		if (alt && (alt->kind == SONDE_ATTACH_TP_BTF || alt->kind == SONDE_ATTACH_FENTRY ||
+			    alt->kind == SONDE_ATTACH_FEXIT))
+			return true;
+	}
+	return false;
 }
 
 enum sonde_attach_kind sonde_session_chosen(const struct sonde_session *s, const char *name)
@@ -658,7 +672,7 @@ static int load(struct sonde_session *s)
 	if (sonde_core_btf_wait())
 		sonde_err("cannot write the kernel types for CO-RE relocations");
 	err = bpf_object__load(s->cfg->obj);
-
+	sonde_heap_prefault_end();
 	if (!err)
 		return 0;
 	if (err == -EPERM || err == -EACCES) {
@@ -687,6 +701,8 @@ int sonde_session_run(const struct sonde_session_config *cfg)
 	if (cfg->args->plan)
 		return sonde_session_plan(cfg);
 	rc = choose(&s);
+	if (!rc && needs_kernel_btf(&s))
+		sonde_heap_prefault_for_btf();
 	say_features(&s);
 	/* Before set_autoload: a tp_btf target makes libbpf load the kernel's
 	 * BTF, which libbpf 1.1 frees only in bpf_object__load(), so a usage
