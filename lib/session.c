@@ -672,7 +672,7 @@ static int load(struct sonde_session *s)
 	if (sonde_core_btf_wait())
 		sonde_err("cannot write the kernel types for CO-RE relocations");
 	err = bpf_object__load(s->cfg->obj);
-	sonde_heap_prefault_end();
+	sonde_heap_prefault_for_btf_end();
 	if (!err)
 		return 0;
 	if (err == -EPERM || err == -EACCES) {

@@ -196,11 +196,14 @@ struct sym_thread {
 	atomic_bool hurry;	/* joined: run at the normal policy */
 	void *(*fn)(void *);
 	void *arg;
+	size_t prefault;	/* bytes of heap it will fill (lib/heap_prefault.c) */
 };
 
 /* Starts fn(arg) on t, with every signal blocked, under SCHED_IDLE if it
- * could leave it again; 0 or an error number. */
-int sym_thread_start(struct sym_thread *t, void *(*fn)(void *), void *arg);
+ * could leave it again, its heap first backed with fill bytes if it will
+ * allocate that much (0: none; lib/heap_prefault.c); 0 or an error
+ * number. */
+int sym_thread_start(struct sym_thread *t, void *(*fn)(void *), void *arg, size_t fill);
 
 /* Gives t the normal policy back, then waits for it to end. */
 void sym_thread_join(struct sym_thread *t);

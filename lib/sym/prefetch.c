@@ -22,6 +22,8 @@
 #include "sonde/proc_open.h"
 #include "internal.h"
 
+#define PREFETCH_FILL (10u << 20)
+
 struct sym_prefetch {
 	struct sym_thread thread;
 	bool joined;
@@ -127,7 +129,9 @@ static struct sym_prefetch *prefetch_start(int fd, const char *path, int root_fd
 	pf->size = st.st_size;
 	pf->mtime_ns = st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
 	pf->build_id_len = sym_elf_build_id(pf->elf, pf->build_id, sizeof(pf->build_id));
-	if (sym_thread_start(&pf->thread, prefetch_run, pf)) {
+	/* Compressed DWARF is inflated into fresh memory: libc's took
+	 * ~2,500 page faults. */
+	if (sym_thread_start(&pf->thread, prefetch_run, pf, PREFETCH_FILL)) {
 		sym_prefetch_free(pf);
 		return NULL;
 	}

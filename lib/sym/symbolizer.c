@@ -137,7 +137,9 @@ bool sonde_sym_kernel_load(struct sonde_symbolizer *sym)
 {
 	sonde_sym_kernel_open(sym);
 	if (sym->kallsyms && !sym->kernel_reading) {
-		if (sym_thread_start(&sym->kernel_reader, read_kernel_symbols, sym)) {
+		/* ~120,000 entries, the names and the sort's copy: ~3,000
+		 * page faults otherwise. */
+		if (sym_thread_start(&sym->kernel_reader, read_kernel_symbols, sym, 12u << 20)) {
 			read_kernel_symbols(sym);
 			fclose(sym->kallsyms);
 			sym->kallsyms = NULL;

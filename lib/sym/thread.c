@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 
 #include "sonde/caps.h"
+#include "sonde/heap_prefault.h"
 
 #include "internal.h"
 
@@ -61,6 +62,8 @@ static void set_policy(pthread_t thread, int policy)
 static void *run_idle(void *arg)
 {
 	struct sym_thread *t = arg;
+	bool prefaulted;
+	void *ret;
 
 	if (t->idle) {
 		set_policy(pthread_self(), SCHED_IDLE);
@@ -68,16 +71,22 @@ static void *run_idle(void *arg)
 		if (atomic_load(&t->hurry))
 			set_policy(pthread_self(), t->policy);
 	}
-	return t->fn(t->arg);
+	/* Faults taken in one call, as it fills fresh memory. */
+	prefaulted = sonde_heap_prefault(t->prefault);
+	ret = t->fn(t->arg);
+	if (prefaulted)
+		sonde_heap_prefault_end();
+	return ret;
 }
 
-int sym_thread_start(struct sym_thread *t, void *(*fn)(void *), void *arg)
+int sym_thread_start(struct sym_thread *t, void *(*fn)(void *), void *arg, size_t fill)
 {
 	sigset_t all, old;
 	int err;
 
 	t->fn = fn;
 	t->arg = arg;
+	t->prefault = fill;
 	atomic_store(&t->hurry, false);
 	/* A policy the user chose (real-time, or idle already) is kept. */
 	t->policy = sched_getscheduler(0);

@@ -42,7 +42,7 @@ static void idle_until_joined(void)
 	struct sym_thread t;
 	struct timespec tick = {.tv_nsec = 1000000};
 
-	CHECK(sym_thread_start(&t, watch_policy, &s) == 0);
+	CHECK(sym_thread_start(&t, watch_policy, &s, 0) == 0);
 	for (int i = 0; i < 10000 && atomic_load(&s.first) < 0; i++)
 		nanosleep(&tick, NULL);
 	CHECK_MSG(atomic_load(&s.first) == (can_return ? SCHED_IDLE : normal),
@@ -59,7 +59,7 @@ static void joined_before_it_ran(void)
 		struct seen s = {.first = -1, .last = -1};
 		struct sym_thread t;
 
-		if (sym_thread_start(&t, watch_policy, &s)) {
+		if (sym_thread_start(&t, watch_policy, &s, 0)) {
 			CHECK(!"thread start");
 			return;
 		}
@@ -79,7 +79,7 @@ static void idle_through_the_drop(void)
 	struct sym_thread t;
 	struct timespec tick = {.tv_nsec = 1000000};
 
-	CHECK(sym_thread_start(&t, watch_policy, &s) == 0);
+	CHECK(sym_thread_start(&t, watch_policy, &s, 0) == 0);
 	for (int i = 0; i < 10000 && atomic_load(&s.first) < 0; i++)
 		nanosleep(&tick, NULL);
 	CHECK_MSG(atomic_load(&s.first) == (can_return ? SCHED_IDLE : normal),
