@@ -1,7 +1,8 @@
 /* lib/heap_prefault.c: after sonde_heap_prefault_for_btf(), buffers the
  * size of the kernel's BTF are written without page faults (they were
- * allocated in one call), and sonde_heap_prefault_end() gives the memory
- * back. Counts page faults and resident memory, not time. */
+ * allocated in one call), and sonde_heap_prefault_for_btf_end() gives the
+ * memory back; overlapping users of sonde_heap_prefault() keep the policy
+ * until the last ends. Counts page faults and resident memory, not time. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,8 @@ int main(void)
 		printf("%s: nothing is prefaulted, the calls change nothing\n",
 		       sonde_heap_prefault_supported() ? "no kernel BTF" : "not glibc's malloc");
 		sonde_heap_prefault_for_btf();
-		sonde_heap_prefault_end();
+		sonde_heap_prefault_for_btf_end();
+		CHECK(!sonde_heap_prefault(1 << 20));
 		CHECK(faults_writing_two_copies(1 << 20) >= 0);
 		return CHECK_DONE();
 	}
@@ -79,7 +81,7 @@ int main(void)
 	CHECK_MSG(faults >= 0 && faults < pages / 20, "%ld faults for %ld pages written", faults, pages);
 
 	rss_before = resident_kib();
-	sonde_heap_prefault_end();
+	sonde_heap_prefault_for_btf_end();
 	rss_after = resident_kib();
 	CHECK_MSG(rss_before - rss_after >= (long)(2 * size / 1024),
 		  "resident %ld KiB -> %ld KiB after the end", rss_before, rss_after);
@@ -87,5 +89,16 @@ int main(void)
 	/* The usual policy again: a big buffer is mapped afresh, page by page. */
 	faults = faults_writing_two_copies(size);
 	CHECK_MSG(faults >= pages / 2, "%ld faults for %ld pages written after the end", faults, pages);
+
+	/* Users overlap (the symbolizer's threads): the policy comes back
+	 * only when the last one ends. */
+	CHECK(sonde_heap_prefault(2 * size + (1u << 20)));
+	CHECK(sonde_heap_prefault(1u << 20));
+	sonde_heap_prefault_end();
+	faults = faults_writing_two_copies(size);
+	CHECK_MSG(faults >= 0 && faults < pages / 20, "%ld faults with one user left", faults);
+	sonde_heap_prefault_end();
+	faults = faults_writing_two_copies(size);
+	CHECK_MSG(faults >= pages / 2, "%ld faults once the last user ended", faults);
 	return CHECK_DONE();
 }
