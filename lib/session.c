@@ -345,10 +345,10 @@ uint64_t sonde_session_stat(const struct sonde_session *s, unsigned stat)
  * already, and then either the main program is free to run, or it is
  * busy and skipped too, which counts there. Covers are the programs
  * named *_cover_* (bpf/sonde_sock.bpf.h). */
-static uint64_t recursion_misses(struct sonde_session *s)
+static uint64_t recursion_misses(struct sonde_session *s, uint64_t covered)
 {
-	uint64_t misses = 0, covered = sonde_session_stat(s, SONDE_STAT_COVERED);
 	struct bpf_program *prog;
+	uint64_t misses = 0;
 
 	bpf_object__for_each_program(prog, s->cfg->obj) {
 		struct bpf_prog_info info = {0};
@@ -366,8 +366,8 @@ static uint64_t recursion_misses(struct sonde_session *s)
 /* Returns true if anything was lost. */
 static bool report_losses(struct sonde_session *s)
 {
-	uint64_t skipped = recursion_misses(s);
 	uint64_t covered = sonde_session_stat(s, SONDE_STAT_COVERED);
+	uint64_t skipped = recursion_misses(s, covered);
 	uint64_t lost = sonde_session_stat(s, SONDE_STAT_LOST_EVENTS);
 	uint64_t full = sonde_session_stat(s, SONDE_STAT_MAP_FULL);
 	uint64_t stacks = sonde_session_stat(s, SONDE_STAT_STACK_LOST);

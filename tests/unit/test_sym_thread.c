@@ -36,17 +36,25 @@ static void *watch_policy(void *arg)
 	return NULL;
 }
 
+/* Starts watch_policy on t and waits for it to run: it must start idle
+ * where it could leave SCHED_IDLE again, else under the normal policy. */
+static void started(struct sym_thread *t, struct seen *s)
+{
+	struct timespec tick = {.tv_nsec = 1000000};
+
+	CHECK(sym_thread_start(t, watch_policy, s, 0) == 0);
+	for (int i = 0; i < 10000 && atomic_load(&s->first) < 0; i++)
+		nanosleep(&tick, NULL);
+	CHECK_MSG(atomic_load(&s->first) == (can_return ? SCHED_IDLE : normal),
+		  "started under policy %d", atomic_load(&s->first));
+}
+
 static void idle_until_joined(void)
 {
 	struct seen s = {.first = -1, .last = -1};
 	struct sym_thread t;
-	struct timespec tick = {.tv_nsec = 1000000};
 
-	CHECK(sym_thread_start(&t, watch_policy, &s, 0) == 0);
-	for (int i = 0; i < 10000 && atomic_load(&s.first) < 0; i++)
-		nanosleep(&tick, NULL);
-	CHECK_MSG(atomic_load(&s.first) == (can_return ? SCHED_IDLE : normal),
-		  "started under policy %d", atomic_load(&s.first));
+	started(&t, &s);
 	sym_thread_join(&t);
 	CHECK_MSG(s.last == normal, "ended under policy %d", s.last);
 }
@@ -77,13 +85,8 @@ static void idle_through_the_drop(void)
 {
 	struct seen s = {.first = -1, .last = -1};
 	struct sym_thread t;
-	struct timespec tick = {.tv_nsec = 1000000};
 
-	CHECK(sym_thread_start(&t, watch_policy, &s, 0) == 0);
-	for (int i = 0; i < 10000 && atomic_load(&s.first) < 0; i++)
-		nanosleep(&tick, NULL);
-	CHECK_MSG(atomic_load(&s.first) == (can_return ? SCHED_IDLE : normal),
-		  "started under policy %d", atomic_load(&s.first));
+	started(&t, &s);
 	if (sonde_caps_have(CAP_SYS_NICE))
 		CHECK(sonde_caps_drop(SONDE_KEEP_NONE) == 0);
 	sym_thread_join(&t);
