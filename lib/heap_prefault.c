@@ -2,7 +2,8 @@
  * kernel's BTF, and gives it back after.
  *
  * Parsing /sys/kernel/btf/vmlinux (5 MB, 126,000 types here) copies it
- * into fresh malloc'd buffers, libbpf twice: ~1,350 page faults a copy. Where a page
+ * into fresh malloc'd buffers, libbpf twice: ~1,350 page faults a copy.
+ * Where a page
  * fault costs a trip to the hypervisor (paravirtualized guests such as
  * this PVM VM), those faults were 25-35 ms of a 40 ms parse, for a tool
  * that attaches in 40-80 ms. One madvise(MADV_POPULATE_WRITE) over a
@@ -14,7 +15,7 @@
  * thread's arena, which is where that thread's parse then allocates.
  *
  * The symbolizer's background threads do the same for what they read
- * (kallsyms' ~150,000 entries and their sort, libc's compressed DWARF
+ * (kallsyms' ~120,000 entries and their sort, libc's compressed DWARF
  * inflated): ~5,000 of sonde-profile's ~6,800 page faults. */
 #include <malloc.h>
 #include <pthread.h>
