@@ -10,7 +10,7 @@ enum sonde_stat {
 	SONDE_STAT_LOST_EVENTS,	/* ring buffer reservation failed */
 	SONDE_STAT_MAP_FULL,	/* a tracking map had no room for a new entry */
 	SONDE_STAT_STACK_LOST,	/* a stack did not fit the stack map (collision, full) */
-	/* A run the kernel skipped (the program was already running on that
+	/* A run the kernel skipped (a program was already running on that
 	 * CPU, interrupted) that a cover program did instead: see
 	 * SONDE_ON_SET_STATE. The session takes these off the misses it
 	 * reports, and leaves out the cover programs' own misses. */

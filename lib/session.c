@@ -342,9 +342,9 @@ uint64_t sonde_session_stat(const struct sonde_session *s, unsigned stat)
  * that CPU (classic tracepoints share one such guard with map syscalls),
  * but for those a cover program did instead (SONDE_STAT_COVERED). A
  * cover's own misses lose nothing: it is skipped only while it runs
- * already, and then either the main program is free to run, or it is
- * busy and skipped too, which counts there. Covers are the programs
- * named *_cover_* (bpf/sonde_sock.bpf.h). */
+ * already, after the main program's run for that change has ended, so
+ * the main program runs for the change that nests there. Covers are the
+ * programs named *_cover_* (bpf/sonde_sock.bpf.h). */
 static uint64_t recursion_misses(struct sonde_session *s, uint64_t covered)
 {
 	struct bpf_program *prog;

@@ -213,17 +213,17 @@ print("done", flush=True)
 def test_state_changes_in_softirq_covered(method):
     """Connects and accepts on one CPU: the loopback packets' softirq runs
     on the way out of interrupts that land in the middle of the tool's
-    program, and the kernel skips the program there (tens to hundreds of
-    state changes of 16000 connects on this machine). A second program
-    does that work instead, and -v says how often. Only interrupts landing
-    in the few instructions around the program's own can still be missed:
-    none in most runs here."""
+    program, or in the kernel's code around it, and the kernel skips the
+    program there (tens to hundreds of state changes of 16000 connects on
+    this machine). A second program does that work instead, and -v says
+    how often; nothing is missed, nothing reported twice. Filtering by
+    PID makes the program short, so most skips land around it."""
     n = 16000
     storm = subprocess.Popen([PYTHON, "-c", CONNECT_STORM, str(n)], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     try:
         port = int(storm.stdout.readline())
-        tool = Tool("tcpconnect", "-v", "-o", "json", "-P", port, "--attach", method)
+        tool = Tool("tcpconnect", "-v", "-o", "json", "-p", storm.pid, "--attach", method)
         storm.stdin.write("go\n")
         storm.stdin.flush()
         assert storm.stdout.readline().strip() == "done"
@@ -232,8 +232,7 @@ def test_state_changes_in_softirq_covered(method):
     finally:
         storm.kill()
         storm.wait()
-    assert len(tool.events()) == n
-    covered = re.search(r"(\d+) runs the kernel skipped .* were done by a second program", tool.stderr)
-    missed = re.search(r"missed (\d+) events", tool.stderr)
-    assert covered, tool.stderr
-    assert 10 * (int(missed[1]) if missed else 0) <= int(covered[1]), tool.stderr
+    assert len([e for e in tool.events() if e["dport"] == port]) == n
+    assert re.search(r"\d+ runs the kernel skipped .* were done by a second program", tool.stderr), \
+        tool.stderr
+    assert "missed" not in tool.stderr, tool.stderr
