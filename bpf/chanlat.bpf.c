@@ -98,7 +98,7 @@ static __always_inline void send_event(__u32 pid, __u32 kind)
 		return;
 	e->pid = pid;
 	e->kind = kind;
-	bpf_ringbuf_submit(e, 0);
+	sonde_event_submit(e);
 }
 
 static __always_inline void note_process(__u32 tgid)

@@ -293,7 +293,7 @@ static __always_inline int handle_skb(struct sk_buff *skb, bool egress, bool who
 	if (!via_skb_output) {
 		e->skip = 0;
 		e->captured = copy_linear(e, head, &l4, linear_end);
-		bpf_ringbuf_submit(e, 0);
+		sonde_event_submit(e);
 		return 0;
 	}
 	/* The copy starts at skb->data: skip the headers before the DNS

@@ -327,7 +327,7 @@ static __always_inline void emit(const struct op_start *start, struct file *file
 	size = offsetof(struct fsslower_event, path) + e->path_len;
 	if (size > sizeof(*e))
 		size = sizeof(*e);
-	if (bpf_ringbuf_output(&events, e, size, 0))
+	if (bpf_ringbuf_output(&events, e, size, sonde_event_wake_flags()))
 		sonde_stat_inc(SONDE_STAT_LOST_EVENTS);
 }
 

@@ -148,7 +148,7 @@ int go_start_the_world(struct pt_regs *ctx)
 			e->kind = GCLAT_KIND_PAUSE;
 			e->pause_ns = e->duration_ns;
 			e->pauses = c->pauses;
-			bpf_ringbuf_submit(e, 0);
+			sonde_event_submit(e);
 		}
 	}
 	c->stw_start_ns = 0;
@@ -158,7 +158,7 @@ int go_start_the_world(struct pt_regs *ctx)
 	if (e) {
 		e->pause_ns = c->pause_ns;
 		e->pauses = c->pauses;
-		bpf_ringbuf_submit(e, 0);
+		sonde_event_submit(e);
 	}
 	__builtin_memset(c, 0, sizeof(*c));
 	return 0;
@@ -188,7 +188,7 @@ static __always_inline int usdt_end(__u8 runtime, __s64 collected)
 	if (e) {
 		e->generation = s->generation;
 		e->collected = collected;
-		bpf_ringbuf_submit(e, 0);
+		sonde_event_submit(e);
 	}
 	bpf_map_delete_elem(&usdt_starts, &tid);
 	return 0;
@@ -230,7 +230,7 @@ static __always_inline int on_exec(void)
 	if (!e)
 		return 0;
 	e->kind = GCLAT_KIND_EXEC;
-	bpf_ringbuf_submit(e, 0);
+	sonde_event_submit(e);
 	return 0;
 }
 

@@ -162,7 +162,7 @@ static __always_inline int on_exec(void)
 	if (!e)
 		return 0;
 	e->pid = bpf_get_current_pid_tgid() >> 32;
-	bpf_ringbuf_submit(e, 0);
+	sonde_event_submit(e);
 	return 0;
 }
 

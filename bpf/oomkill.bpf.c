@@ -208,7 +208,7 @@ static __always_inline int on_kill_process(struct oom_control *oc)
 	fill_victim_from_task(e, victim);
 	fill_memcg(e, victim);
 	e->constraint = constraint_of(oc);
-	bpf_ringbuf_submit(e, 0);
+	sonde_event_submit(e);
 	return 0;
 }
 
@@ -243,7 +243,7 @@ static __always_inline int on_victim_task(void *ctx, struct task_struct *victim)
 	fill_victim_from_task(e, victim);
 	fill_memcg(e, victim);
 	take_stack(e, ctx);
-	bpf_ringbuf_submit(e, 0);
+	sonde_event_submit(e);
 	return 0;
 }
 
@@ -268,7 +268,7 @@ static __always_inline int on_victim_pid(void *ctx, int pid)
 	if (!e)
 		return 0;
 	take_stack(e, ctx);
-	bpf_ringbuf_submit(e, 0);
+	sonde_event_submit(e);
 	return 0;
 }
 
@@ -328,6 +328,6 @@ int mark_victim_tp(struct trace_event_raw_mark_victim___sonde *ctx)
 	if (victim)
 		fill_memcg(e, victim);
 	take_stack(e, ctx);
-	bpf_ringbuf_submit(e, 0);
+	sonde_event_submit(e);
 	return 0;
 }

@@ -76,7 +76,7 @@ static __always_inline void emit(struct sock *sk, const struct connect_start *st
 	fill_addrs(e, sk);
 	if (!e->sport)
 		e->sport = start->sport;
-	bpf_ringbuf_submit(e, 0);
+	sonde_event_submit(e);
 }
 
 static __always_inline void on_syn_sent(struct sock *sk)

@@ -278,7 +278,7 @@ static __always_inline int handle_retransmit(struct sock *sk)
 	} else {
 		e->ino = sock_ino(sk);
 	}
-	bpf_ringbuf_submit(e, 0);
+	sonde_event_submit(e);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "sonde/caps.h"
@@ -24,6 +25,7 @@
 #include "sonde/out.h"
 #include "sonde/session.h"
 #include "sonde/target.h"
+#include "../bpf/sonde_events.h"
 #include "../bpf/sonde_stats.h"
 
 #define MAX_LINKS 256
@@ -35,6 +37,9 @@ struct sonde_session {
 	struct bpf_link *links[MAX_LINKS];
 	size_t n_links;
 	struct ring_buffer *rb;
+	/* Its events may come without a wakeup for SONDE_EVENT_WAKE_NS. */
+	bool rb_timed;
+	bool events_read;	/* the last read of rb found events */
 	int epfd;
 	int sigfd;
 	int interval_fd;
@@ -484,6 +489,11 @@ static int setup_loop(struct sonde_session *s)
 		s->rb = ring_buffer__new(bpf_map__fd(events), on_ringbuf, s, NULL);
 		if (!s->rb || epoll_add(s->epfd, ring_buffer__epoll_fd(s->rb), EPOLLIN))
 			return -errno;
+		/* The programs that send with sonde_event_submit() have its
+		 * clock (bpf/sonde_events.bpf.h); the stack tools' copies wake
+		 * us by fill level and are read at their ticks instead. */
+		s->rb_timed = btf__find_by_name_kind(bpf_object__btf(s->cfg->obj),
+						     "sonde_events_woken_ns", BTF_KIND_VAR) > 0;
 	}
 	if (args->interval_ns && s->cfg->on_interval) {
 		s->interval_fd = timer_fd(args->interval_ns, true);
@@ -536,12 +546,31 @@ static void drain(int fd)
  * tool's callback that fails makes the run's status an error. */
 static void read_events(struct sonde_session *s)
 {
+	int n;
+
 	if (!s->rb)
 		return;
 	sonde_out_hold();
-	if (ring_buffer__consume(s->rb) < 0 && !s->stop)
+	n = ring_buffer__consume(s->rb);
+	if (n < 0 && !s->stop)
 		s->status = SONDE_EXIT_RUNTIME;
+	s->events_read = n > 0;
 	sonde_out_release();
+}
+
+/* How long the loop may wait for something to happen. Events sent less
+ * than SONDE_EVENT_WAKE_NS after a wakeup come without one: having read
+ * some, read again that much later (until a read finds none; after
+ * that, the next event finds the last wakeup long enough ago and wakes
+ * us). A second's wait covers the only gap: an event whose program was
+ * held up (a vCPU preempted) between deciding and sending. */
+static int wait_ms(const struct sonde_session *s)
+{
+	if (!s->rb_timed)
+		return -1;
+	if (s->events_read)
+		return (int)(SONDE_EVENT_WAKE_NS / 1000000) + 1;
+	return 1000;
 }
 
 static void handle_fd(struct sonde_session *s, int fd, uint32_t events)
@@ -597,7 +626,7 @@ static int loop(struct sonde_session *s)
 	struct epoll_event evs[16];
 
 	while (!s->stop && !sonde_out_closed()) {
-		int n = epoll_wait(s->epfd, evs, 16, -1);
+		int n = epoll_wait(s->epfd, evs, 16, wait_ms(s));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -605,6 +634,8 @@ static int loop(struct sonde_session *s)
 			sonde_err("epoll_wait: %s", strerror(errno));
 			return SONDE_EXIT_RUNTIME;
 		}
+		if (n == 0)
+			read_events(s);
 		/* Events before signals: what arrived before Ctrl-C is shown. */
 		for (int i = 0; i < n; i++)
 			if (s->rb && evs[i].data.fd == ring_buffer__epoll_fd(s->rb))

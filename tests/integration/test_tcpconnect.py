@@ -2,7 +2,6 @@
 network namespace: the right process, addresses, ports, outcome and a
 latency, on every attach path this kernel offers."""
 import json
-import re
 import signal
 import socket
 import subprocess
@@ -211,13 +210,15 @@ print("done", flush=True)
 
 @pytest.mark.parametrize("method", ["tp_btf", "raw_tp", "tracepoint"])
 def test_state_changes_in_softirq_covered(method):
-    """Connects and accepts on one CPU: the loopback packets' softirq runs
-    on the way out of interrupts that land in the middle of the tool's
-    program, or in the kernel's code around it, and the kernel skips the
-    program there (tens to hundreds of state changes of 16000 connects on
-    this machine). A second program does that work instead, and -v says
-    how often; nothing is missed, nothing reported twice. Filtering by
-    PID makes the program short, so most skips land around it."""
+    """Connects and accepts on one CPU: a softirq (the loopback packets')
+    that runs on the way out of an interrupt landing in the tool's program,
+    or in the kernel's code around it, has its state changes skipped by the
+    kernel there. The interrupt was most often the tool's own ring-buffer
+    wakeup (hundreds of skips in 16000 connects, before events came
+    without one); others land there too. A second program does that work
+    (test_set_state_cover drives it in every order). Here, filtering by
+    PID (the program is short, so most skips land around it): nothing is
+    missed, nothing reported twice."""
     n = 16000
     storm = subprocess.Popen([PYTHON, "-c", CONNECT_STORM, str(n)], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
@@ -233,6 +234,37 @@ def test_state_changes_in_softirq_covered(method):
         storm.kill()
         storm.wait()
     assert len([e for e in tool.events() if e["dport"] == port]) == n
-    assert re.search(r"\d+ runs the kernel skipped .* were done by a second program", tool.stderr), \
-        tool.stderr
     assert "missed" not in tool.stderr, tool.stderr
+
+
+def voluntary_switches(pid):
+    with open(f"/proc/{pid}/task/{pid}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("voluntary_ctxt_switches"))
+
+
+def test_storm_wakes_the_tool_by_time_not_per_event():
+    """Events sent within SONDE_EVENT_WAKE_NS (5 ms) of a wakeup come
+    without one, and the tool reads them that much later: in a connect
+    storm its main thread wakes about twice per 5 ms, not once per event
+    (~3,500 times for 5000 connects here when it did). None is left
+    waiting: every event arrives while the tool runs on."""
+    n = 5000
+    storm = subprocess.Popen([PYTHON, "-c", CONNECT_STORM, str(n)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(storm.stdout.readline())
+        tool = Tool("tcpconnect", "-o", "json", "-P", port)
+        before, start = voluntary_switches(tool.proc.pid), time.monotonic()
+        storm.stdin.write("go\n")
+        storm.stdin.flush()
+        assert storm.stdout.readline().strip() == "done"
+        tool.wait_events(lambda e: e["dport"] == port, count=n, timeout=60)
+        woken = voluntary_switches(tool.proc.pid) - before
+        elapsed = time.monotonic() - start
+        assert tool.stop() == 0, tool.stderr
+    finally:
+        storm.kill()
+        storm.wait()
+    # Twice per 5 ms at most (a wakeup, a read 6 ms after), one a second
+    # when idle, and room for a few writes that waited on the pipe.
+    assert woken <= 2 * elapsed / 0.005 + 50, (woken, elapsed)
