@@ -108,7 +108,9 @@ static __always_inline bool sonde_set_state_done(__u64 sk, int oldstate, int new
  * out of an interrupt landing while the program runs, or in the kernel's
  * code around it (a loopback packet sent by the task being traced,
  * typically), is skipped: up to 2 % of the ~10 state changes per connect
- * of a loopback connect storm on this machine. A program on a classic
+ * of a loopback connect storm on this machine when the tool's own
+ * ring-buffer wakeup was that interrupt for every event (before
+ * sonde_event_submit()), still some now. A program on a classic
  * tracepoint is skipped, too, while any other program on one runs on its
  * CPU. A cover is a second program on the same tracepoint, attached after
  * the main one and so run after it for every change, including the
