@@ -42,15 +42,21 @@ static bool prerequisites_met(const struct sonde_session_config *cfg)
 int sonde_session_plan(const struct sonde_session_config *cfg)
 {
 	enum sonde_attach_kind forced = cfg->args->attach;
-	bool forced_used = false;
+	bool forced_used = false, previous_chosen = false;
 	int rc = prerequisites_met(cfg) ? SONDE_EXIT_OK : SONDE_EXIT_UNSUPPORTED;
 
 	for (size_t p = 0; p < cfg->n_probes; p++) {
 		const struct sonde_probe *probe = &cfg->probes[p];
 		bool has_forced = forced && sonde_probe_has_kind(probe, forced);
 		char reasons[768] = "";
-		int a = sonde_choose_alt(probe, forced, kernel_check, NULL, reasons, sizeof(reasons));
+		int a;
 
+		if (probe->covers_previous && !previous_chosen) {
+			printf("%s\t-\tskipped (optional): what it covers is not attached\n", probe->name);
+			continue;
+		}
+		a = sonde_choose_alt(probe, forced, kernel_check, NULL, reasons, sizeof(reasons));
+		previous_chosen = a >= 0;
 		if (a >= 0) {
 			forced_used |= has_forced;
 			printf("%s\t%s\t%s\n", probe->name, sonde_attach_kind_name(probe->alts[a].kind),

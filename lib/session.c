@@ -156,6 +156,11 @@ static int choose(struct sonde_session *s)
 		bool has_forced = forced && sonde_probe_has_kind(probe, forced);
 		char reasons[768] = "";
 
+		if (probe->covers_previous && (p == 0 || s->chosen[p - 1] < 0)) {
+			s->chosen[p] = -1;
+			sonde_info(1, "%s: skipped: what it covers is not attached", probe->name);
+			continue;
+		}
 		s->chosen[p] = sonde_choose_alt(probe, forced, kernel_check, (void *)probe->name,
 						reasons, sizeof(reasons));
 		if (s->chosen[p] >= 0) {
@@ -343,13 +348,22 @@ uint64_t sonde_session_stat(const struct sonde_session *s, unsigned stat)
 	return sum;
 }
 
+/* Whether the program is one of a covering probe's (covers_previous). */
+static bool is_cover(const struct sonde_session_config *cfg, const char *prog)
+{
+	for (size_t p = 0; p < cfg->n_probes; p++)
+		for (size_t a = 0; cfg->probes[p].covers_previous && a < SONDE_MAX_ALTS; a++)
+			if (cfg->probes[p].alts[a].prog && !strcmp(cfg->probes[p].alts[a].prog, prog))
+				return true;
+	return false;
+}
+
 /* Runs the kernel skipped because a BPF program was already running on
  * that CPU (classic tracepoints share one such guard with map syscalls),
  * but for those a cover program did instead (SONDE_STAT_COVERED). A
  * cover's own misses lose nothing: it is skipped only while it runs
  * already, after the main program's run for that change has ended, so
- * the main program runs for the change that nests there. Covers are the
- * programs named *_cover_* (bpf/sonde_sock.bpf.h). */
+ * the main program runs for the change that nests there. */
 static uint64_t recursion_misses(struct sonde_session *s, uint64_t covered)
 {
 	struct bpf_program *prog;
@@ -360,7 +374,7 @@ static uint64_t recursion_misses(struct sonde_session *s, uint64_t covered)
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(prog);
 
-		if (strstr(bpf_program__name(prog), "_cover_"))
+		if (is_cover(s->cfg, bpf_program__name(prog)))
 			continue;
 		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
 			misses += info.recursion_misses;

@@ -24,6 +24,7 @@
 	{									\
 		.name = "TCP state changes, covering skipped runs",			\
 		.optional = true,						\
+		.covers_previous = true,					\
 		.alts = {							\
 			{SONDE_ATTACH_TP_BTF, "set_state_cover_btf", "sock/inet_sock_set_state"}, \
 			{SONDE_ATTACH_RAW_TP, "set_state_cover_raw", "sock/inet_sock_set_state"}, \

@@ -43,6 +43,11 @@ struct sonde_probe {
 	const char *name;	/* what it observes, for -v and errors */
 	bool optional;		/* the tool still works without it */
 	struct sonde_probe_alt alts[SONDE_MAX_ALTS];
+	/* A cover of the probe before it in the table: its programs do that
+	 * probe's work for the runs the kernel skips (SONDE_ON_SET_STATE in
+	 * bpf/sonde_sock.bpf.h). Attached only if that probe is, after it,
+	 * and its own skipped runs lose nothing. */
+	bool covers_previous;
 };
 
 /* A counter of the tool's own in the sonde_stats map, next to the
