@@ -22,13 +22,20 @@ static __always_inline void *sonde_event_reserve(__u64 size)
 	return e;
 }
 
+/* Whether the ring buffer is a quarter full: time to wake user space
+ * whatever else says to wait (a burst must not fill it meanwhile). */
+static __always_inline bool sonde_events_filling(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
+	       bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4;
+}
+
 /* When the last wakeup was asked for (bpf_ktime_get_ns()); CPUs race on it
  * harmlessly: at worst two of them wake user space at once. */
 static __u64 sonde_events_woken_ns;
 
 /* The flags to submit an event with: a wakeup if none was asked for in
- * SONDE_EVENT_WAKE_NS, or if the ring buffer is a quarter full (a burst
- * must not fill it while user space waits out its time); else none, and
+ * SONDE_EVENT_WAKE_NS, or if the ring buffer is filling; else none, and
  * user space, which read events less than that time ago, reads again
  * within it. So an event waits at most that long, and a quiet machine's
  * rare events each wake user space at once. */
@@ -36,9 +43,7 @@ static __always_inline __u64 sonde_event_wake_flags(void)
 {
 	__u64 now = bpf_ktime_get_ns();
 
-	if (now - sonde_events_woken_ns >= SONDE_EVENT_WAKE_NS ||
-	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
-		    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4) {
+	if (now - sonde_events_woken_ns >= SONDE_EVENT_WAKE_NS || sonde_events_filling()) {
 		sonde_events_woken_ns = now;
 		return BPF_RB_FORCE_WAKEUP;
 	}

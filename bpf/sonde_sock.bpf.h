@@ -99,6 +99,21 @@ static __always_inline bool sonde_set_state_done(__u64 sk, int oldstate, int new
 	return false;
 }
 
+/* NAME_btf and NAME_raw on sock:inet_sock_set_state, each calling
+ * call(sk, oldstate, newstate). */
+#define SONDE_SET_STATE_BTF_RAW(name, call)					\
+SEC("tp_btf/inet_sock_set_state")						\
+int BPF_PROG(name##_btf, struct sock *sk, int oldstate, int newstate)		\
+{										\
+	return call(sk, oldstate, newstate);					\
+}										\
+										\
+SEC("raw_tp/inet_sock_set_state")						\
+int BPF_PROG(name##_raw, struct sock *sk, int oldstate, int newstate)		\
+{										\
+	return call(sk, oldstate, newstate);					\
+}
+
 /* Defines the programs set_state_btf, set_state_raw and set_state_tp, each
  * calling fn(struct sock *sk, int oldstate, int newstate), and their
  * covers, set_state_cover_btf and set_state_cover_raw.
@@ -134,17 +149,7 @@ static __always_inline int fn##_cover(struct sock *sk, int oldstate, int newstat
 	return fn(sk, oldstate, newstate);					\
 }										\
 										\
-SEC("tp_btf/inet_sock_set_state")						\
-int BPF_PROG(set_state_btf, struct sock *sk, int oldstate, int newstate)	\
-{										\
-	return fn##_main(sk, oldstate, newstate);				\
-}										\
-										\
-SEC("raw_tp/inet_sock_set_state")						\
-int BPF_PROG(set_state_raw, struct sock *sk, int oldstate, int newstate)	\
-{										\
-	return fn##_main(sk, oldstate, newstate);				\
-}										\
+SONDE_SET_STATE_BTF_RAW(set_state, fn##_main)					\
 										\
 SEC("tracepoint/sock/inet_sock_set_state")					\
 int set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)		\
@@ -152,16 +157,6 @@ int set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)		\
 	return fn##_main((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate); \
 }										\
 										\
-SEC("tp_btf/inet_sock_set_state")						\
-int BPF_PROG(set_state_cover_btf, struct sock *sk, int oldstate, int newstate) \
-{										\
-	return fn##_cover(sk, oldstate, newstate);				\
-}										\
-										\
-SEC("raw_tp/inet_sock_set_state")						\
-int BPF_PROG(set_state_cover_raw, struct sock *sk, int oldstate, int newstate) \
-{										\
-	return fn##_cover(sk, oldstate, newstate);				\
-}
+SONDE_SET_STATE_BTF_RAW(set_state_cover, fn##_cover)
 
 #endif

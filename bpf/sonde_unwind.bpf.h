@@ -95,10 +95,7 @@ static __always_inline void sonde_user_start_at(struct sonde_user_start *at, str
  * end. */
 static __always_inline void sonde_user_sample_submit(struct sonde_user_sample *e)
 {
-	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
-
-	bpf_ringbuf_submit(e, pending >= size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, sonde_events_filling() ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 /* A sample record with room for room bytes of stack (a constant, so that
