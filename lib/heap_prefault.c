@@ -3,16 +3,16 @@
  *
  * Parsing /sys/kernel/btf/vmlinux (5 MB, 126,000 types here) copies it
  * into fresh malloc'd buffers, libbpf twice: ~1,350 page faults a copy.
- * Where a page
- * fault costs a trip to the hypervisor (paravirtualized guests such as
- * this PVM VM), those faults were 25-35 ms of a 40 ms parse, for a tool
- * that attaches in 40-80 ms. One madvise(MADV_POPULATE_WRITE) over a
- * block of the heap allocates the same pages in one call (~4 ms for
- * 20 MiB); with big allocations served from the heap rather than mmap()
- * while the parse runs, libbpf's buffers land on those pages (parse:
- * ~39 -> ~11 ms here). Afterwards the usual allocation policy returns and
- * the unused memory is given back. The block comes from the calling
- * thread's arena, which is where that thread's parse then allocates.
+ * Where a page fault costs a trip to the hypervisor (paravirtualized
+ * guests such as this PVM VM), those faults were 25-35 ms of a 40 ms
+ * parse, for a tool that attaches in 40-80 ms. One
+ * madvise(MADV_POPULATE_WRITE) over a block of the heap allocates the
+ * same pages in one call (~4 ms for 20 MiB); with big allocations served
+ * from the heap rather than mmap() while the parse runs, libbpf's buffers
+ * land on those pages (parse: ~39 -> ~11 ms here). Afterwards the usual
+ * allocation policy returns and the unused memory is given back. The
+ * block comes from the calling thread's arena, which is where that
+ * thread's parse then allocates.
  *
  * The symbolizer's background threads do the same for what they read
  * (kallsyms' ~120,000 entries and their sort, libc's compressed DWARF
